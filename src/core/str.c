@@ -1,0 +1,74 @@
+/*
+ * str — bounded string helpers; pure functions, used in every role.
+ */
+#include "core/str.h"
+
+#include <string.h>
+
+int
+str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *value_r)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+			return -1;
+	}
+	if (v > max)
+		return -1;
+	*value_r = v;
+	return 0;
+}
+
+static char
+ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+bool
+str_eq_ci(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return n == len && str_has_prefix_ci(s, len, lit);
+}
+
+bool
+str_has_prefix_ci(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (n > len)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (ascii_lower(s[i]) != ascii_lower(prefix[i]))
+			return false;
+	}
+	return true;
+}
+
+void
+str_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = ascii_lower(*s);
+}
+
+bool
+str_copy(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strlen(src);
+	bool fits = n < dstsz;
+
+	if (!fits)
+		n = dstsz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return fits;
+}

@@ -1,0 +1,31 @@
+/*
+ * str — small string helpers shared by every parser: bounded number
+ * parsing (no atoi, no unchecked strtol: STYLE.md 7), ASCII case folding
+ * and comparisons on (pointer, length) views.
+ */
+#ifndef POSTERN_CORE_STR_H
+#define POSTERN_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses the `len` bytes at `s` as a decimal number made only of digits
+ * (no sign, no spaces, at least one digit) not above `max`.
+ * Returns 0 and sets *value_r, or -1 on any other input or overflow.
+ */
+int str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *value_r)
+	__attribute__((warn_unused_result));
+
+/* Case-insensitive ASCII comparison of a view with a C string. */
+bool str_eq_ci(const char *s, size_t len, const char *lit);
+/* True if the view starts with `prefix`, ASCII case-insensitively. */
+bool str_has_prefix_ci(const char *s, size_t len, const char *prefix);
+/* Lower-cases ASCII letters of the NUL-terminated `s` in place. */
+void str_lower(char *s);
+/* Copies `src` into `dst` of size `dstsz` (>0), always terminating.
+ * Returns false if it had to truncate. */
+bool str_copy(char *dst, size_t dstsz, const char *src);
+
+#endif
