@@ -126,8 +126,8 @@ deps-test:
 
 check: deps-test
 	@rm -rf build/release/results build/asan/results
-	@$(MAKE) --no-print-directory BUILD=release check-one; \
-	 $(MAKE) --no-print-directory BUILD=asan check-one; \
+	@$(MAKE) -k --no-print-directory BUILD=release check-one; \
+	 $(MAKE) -k --no-print-directory BUILD=asan check-one; \
 	 scripts/summary build/release/results build/asan/results
 
 run: deps

@@ -1,0 +1,21 @@
+/*
+ * auth — the role that alone reads the users file. It answers address
+ * look-ups (does a local mailbox exist, what is its quota) and, with the
+ * submission issue, password checks, so slow hashing never stalls a
+ * session loop.
+ */
+#ifndef POSTERN_AUTH_AUTH_H
+#define POSTERN_AUTH_AUTH_H
+
+#include "core/role.h"
+
+/* Status byte of MSG_AUTH_LOOKUP_R. */
+enum auth_lookup_status {
+	AUTH_LOOKUP_UNKNOWN = 0, /* no such account */
+	AUTH_LOOKUP_FOUND = 1,
+	AUTH_LOOKUP_TEMPFAIL = 2, /* users file unreadable: try later */
+};
+
+extern const struct role_ops auth_role_ops;
+
+#endif

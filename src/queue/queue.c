@@ -1,0 +1,546 @@
+/*
+ * queue — the queue role: the only writer of the spool and of the
+ * mailboxes. It hands each smtp session an empty spool file to write the
+ * message into, and on commit delivers it to local Maildirs and makes it
+ * durable before the session may answer 250.
+ *
+ * Group commit, pipelined in two stages (docs/queue.md has the state
+ * table). One flush cycle is one syncfs(2) of the spool's file system,
+ * which flushes the data and metadata of every file and directory written
+ * on it since the last cycle: for N messages completing together that is
+ * one flush instead of 2N fsyncs.
+ *   WRITTEN -> (cycle k flushes the data) -> link into each mailbox's new/
+ *   LINKED  -> (cycle k+1 flushes the new directory entries) -> OK to smtp
+ * The data must be on disk before a Maildir entry names it, so a power cut
+ * never leaves a file in new/ without its bytes; the entry must be on disk
+ * before the 250, so an acknowledged message is never lost. While cycle
+ * k+1 flushes batch k's links it also flushes batch k+1's data, so under
+ * load every cycle serves two batches.
+ *
+ * Runs chrooted in the data directory (when started as root) as run_user;
+ * every path here is relative to it.
+ */
+#include "queue/queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/msg.h"
+#include "core/xalloc.h"
+#include "delivery/maildir.h"
+#include "log/log.h"
+
+#define QUEUE_MAX_CLIENTS 256
+#define QUEUE_MAX_RCPTS	  100000
+#define QUEUE_ID_LEN	  16
+
+enum spool_stage {
+	SPOOL_OPEN,    /* handed to a session, being written */
+	SPOOL_WRITTEN, /* committed by the session, data not yet flushed */
+	SPOOL_LINKED,  /* linked into mailboxes, entries not yet flushed */
+};
+
+struct spool_rcpt {
+	char *address;
+	char *mailbox; /* "domain/local" */
+	char *link;    /* the Maildir path once linked */
+};
+
+struct spool_file {
+	struct spool_file *next;    /* in its client's open list */
+	struct spool_file *next_io; /* in a flush stage list */
+	struct queue_client *client;
+	enum spool_stage stage;
+	char id[QUEUE_ID_LEN + 1];
+	int fd;
+	uint64_t reply_id;
+	uint64_t size;
+	char *sender;
+	struct spool_rcpt *rcpts;
+	size_t nrcpts;
+};
+
+struct queue_client {
+	struct ipc *ipc;
+	struct spool_file *files;
+};
+
+struct queue_state {
+	struct role *role;
+	struct queue_client clients[QUEUE_MAX_CLIENTS];
+	struct spool_file *written, **written_tail;
+	struct spool_file *linked, **linked_tail;
+	struct loop_timer *cycle;
+	int spool_fd; /* spool/ directory, for syncfs */
+	int mail_fd;  /* mail/ directory, if on another file system */
+	bool stopping;
+};
+
+static struct queue_state q;
+
+static void queue_schedule(void);
+
+static void
+spool_path(char *out, size_t outsz, const char *id)
+{
+	snprintf(out, outsz, "spool/tmp/%s", id);
+}
+
+static void
+spool_file_free(struct spool_file *f)
+{
+	char path[64];
+
+	spool_path(path, sizeof(path), f->id);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn_errno("msg=%s unlink %s", f->id, path);
+	if (f->fd >= 0)
+		close(f->fd);
+	for (size_t i = 0; i < f->nrcpts; i++) {
+		free(f->rcpts[i].address);
+		free(f->rcpts[i].mailbox);
+		free(f->rcpts[i].link);
+	}
+	free(f->rcpts);
+	free(f->sender);
+	free(f);
+}
+
+/* Removes `f` from its client's list of files. */
+static void
+client_unlist(struct spool_file *f)
+{
+	struct spool_file **pp;
+
+	if (f->client == NULL)
+		return;
+	for (pp = &f->client->files; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	f->client = NULL;
+}
+
+static void
+queue_reply(struct spool_file *f, enum queue_status status, const char *text)
+{
+	struct ipc_out o;
+
+	if (f->client == NULL)
+		return; /* the session's worker is gone */
+	ipc_out_init(&o);
+	ipc_put_u8(&o, (uint8_t)status);
+	ipc_put_str(&o, text);
+	ipc_send_out(f->client->ipc, MSG_QUEUE_COMMIT_R, f->reply_id, -1, &o);
+	ipc_out_deinit(&o);
+}
+
+/* --- open --------------------------------------------------------------- */
+
+static void
+queue_open(struct queue_client *c, const struct ipc_msg *msg)
+{
+	struct spool_file *f = xmalloc(sizeof(*f));
+	struct ipc_out o;
+	char path[64];
+	uint8_t rnd[QUEUE_ID_LEN / 2];
+
+	f->fd = -1;
+	for (int tries = 0; tries < 8 && f->fd < 0; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			fatal_errno("getrandom");
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(f->id + 2 * i, 3, "%02X", rnd[i]);
+		spool_path(path, sizeof(path), f->id);
+		f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			     0600);
+		if (f->fd < 0 && errno != EEXIST)
+			break;
+	}
+	ipc_out_init(&o);
+	if (f->fd < 0 || flock(f->fd, LOCK_EX | LOCK_NB) < 0) {
+		log_err_errno("cannot create a spool file");
+		if (f->fd >= 0) {
+			close(f->fd);
+			unlink(path);
+		}
+		free(f);
+		ipc_put_str(&o, "");
+		ipc_send_out(c->ipc, MSG_QUEUE_OPEN_R, msg->id, -1, &o);
+	} else {
+		f->client = c;
+		f->stage = SPOOL_OPEN;
+		f->next = c->files;
+		c->files = f;
+		ipc_put_str(&o, f->id);
+		ipc_send_out(c->ipc, MSG_QUEUE_OPEN_R, msg->id, f->fd, &o);
+	}
+	ipc_out_deinit(&o);
+}
+
+static struct spool_file *
+client_find(struct queue_client *c, const char *id)
+{
+	for (struct spool_file *f = c->files; f != NULL; f = f->next) {
+		if (strcmp(f->id, id) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+static void
+queue_abort(struct queue_client *c, const struct ipc_msg *msg)
+{
+	struct ipc_in in;
+	char *id;
+	struct spool_file *f;
+
+	ipc_in_init(&in, msg);
+	id = ipc_get_str(&in);
+	ipc_in_end(&in);
+	f = client_find(c, id);
+	if (f != NULL && f->stage == SPOOL_OPEN) {
+		client_unlist(f);
+		spool_file_free(f);
+	}
+	free(id);
+}
+
+/* --- commit ------------------------------------------------------------- */
+
+static void
+queue_commit(struct queue_client *c, const struct ipc_msg *msg)
+{
+	struct ipc_in in;
+	struct spool_file *f;
+	char *id;
+	uint32_t n;
+	struct stat st;
+
+	ipc_in_init(&in, msg);
+	id = ipc_get_str(&in);
+	f = client_find(c, id);
+	free(id);
+	if (f == NULL || f->stage != SPOOL_OPEN)
+		fatal("queue: commit of a spool file this session does not "
+		      "hold open");
+	f->reply_id = msg->id;
+	f->size = ipc_get_u64(&in);
+	(void)ipc_get_u64(&in); /* body offset: used by remote delivery */
+	f->sender = ipc_get_str(&in);
+	n = ipc_get_u32(&in);
+	if (n == 0 || n > QUEUE_MAX_RCPTS)
+		fatal("queue: commit with %u recipients", n);
+	f->rcpts = xcalloc(n, sizeof(*f->rcpts));
+	f->nrcpts = n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t kind = ipc_get_u8(&in);
+
+		f->rcpts[i].address = ipc_get_str(&in);
+		f->rcpts[i].mailbox = ipc_get_str(&in);
+		if (kind != QUEUE_RCPT_LOCAL ||
+		    !maildir_mailbox_valid(f->rcpts[i].mailbox))
+			fatal("queue: bad recipient kind=%u mailbox=%s", kind,
+			      f->rcpts[i].mailbox);
+	}
+	ipc_in_end(&in);
+	if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size != f->size) {
+		log_err("msg=%s size mismatch: session says %llu, file has "
+			"%lld",
+			f->id, (unsigned long long)f->size,
+			(long long)st.st_size);
+		queue_reply(f, QUEUE_STATUS_TEMPFAIL,
+			    "451 4.3.0 Local error in processing");
+		client_unlist(f);
+		spool_file_free(f);
+		return;
+	}
+	f->stage = SPOOL_WRITTEN;
+	f->next_io = NULL;
+	*q.written_tail = f;
+	q.written_tail = &f->next_io;
+	queue_schedule();
+}
+
+/* --- the flush cycle ------------------------------------------------------ */
+
+/* Removes the Maildir entries made for `f` (delivery failed before the
+ * 250, so none must survive to be delivered twice). */
+static void
+spool_unlink_links(struct spool_file *f)
+{
+	for (size_t i = 0; i < f->nrcpts; i++) {
+		if (f->rcpts[i].link != NULL && unlink(f->rcpts[i].link) < 0)
+			log_err_errno("msg=%s unlink %s", f->id,
+				      f->rcpts[i].link);
+		XFREE(f->rcpts[i].link);
+	}
+}
+
+/* Links the flushed spool file into every recipient's new/. */
+static int
+spool_link(struct spool_file *f, const char *hostname)
+{
+	char src[64];
+
+	spool_path(src, sizeof(src), f->id);
+	for (size_t i = 0; i < f->nrcpts; i++) {
+		char name[256];
+
+		if (maildir_ensure(f->rcpts[i].mailbox) < 0) {
+			log_err_errno("msg=%s mailbox=%s create", f->id,
+				      f->rcpts[i].mailbox);
+			return -1;
+		}
+		maildir_unique_name(name, sizeof(name), hostname, f->size);
+		f->rcpts[i].link =
+			xasprintf("mail/%s/new/%s", f->rcpts[i].mailbox, name);
+		if (link(src, f->rcpts[i].link) < 0) {
+			log_err_errno("msg=%s link %s", f->id,
+				      f->rcpts[i].link);
+			XFREE(f->rcpts[i].link);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+spool_done(struct spool_file *f, enum queue_status status, const char *text)
+{
+	queue_reply(f, status, text);
+	client_unlist(f);
+	spool_file_free(f);
+}
+
+static int
+queue_flush(void)
+{
+	if (syncfs(q.spool_fd) < 0)
+		return -1;
+	if (q.mail_fd >= 0 && syncfs(q.mail_fd) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+queue_cycle(void *arg)
+{
+	struct spool_file *linked = q.linked, *written = q.written;
+	const char *hostname = q.role->cfg->hostname;
+	bool ok;
+
+	(void)arg;
+	q.cycle = NULL;
+	q.linked = NULL;
+	q.linked_tail = &q.linked;
+	q.written = NULL;
+	q.written_tail = &q.written;
+	ok = queue_flush() == 0;
+	if (!ok)
+		log_err_errno("event=flush-failed");
+	while (linked != NULL) {
+		struct spool_file *f = linked;
+
+		linked = f->next_io;
+		if (!ok) {
+			spool_unlink_links(f);
+			spool_done(f, QUEUE_STATUS_TEMPFAIL,
+				   "451 4.3.0 Local error: could not flush "
+				   "the message to disk");
+			continue;
+		}
+		for (size_t i = 0; i < f->nrcpts; i++)
+			log_info("msg=%s event=delivered to=<%s> mailbox=%s "
+				 "size=%llu",
+				 f->id, f->rcpts[i].address,
+				 f->rcpts[i].mailbox,
+				 (unsigned long long)f->size);
+		spool_done(f, QUEUE_STATUS_OK, "");
+	}
+	while (written != NULL) {
+		struct spool_file *f = written;
+
+		written = f->next_io;
+		if (!ok || spool_link(f, hostname) < 0) {
+			int err = errno;
+
+			spool_unlink_links(f);
+			spool_done(f, QUEUE_STATUS_TEMPFAIL,
+				   err == ENOSPC || err == EDQUOT
+					   ? "452 4.3.1 Insufficient system "
+					     "storage"
+					   : "451 4.3.0 Local error in "
+					     "processing");
+			continue;
+		}
+		f->stage = SPOOL_LINKED;
+		f->next_io = NULL;
+		*q.linked_tail = f;
+		q.linked_tail = &f->next_io;
+	}
+	if (q.linked != NULL || q.written != NULL)
+		queue_schedule();
+}
+
+/* Runs a flush cycle on the next loop iteration, after the commits that
+ * have already arrived are read: that is what makes the batch. */
+static void
+queue_schedule(void)
+{
+	if (q.cycle == NULL)
+		q.cycle = loop_timer_add(q.role->loop, 0, queue_cycle, NULL);
+}
+
+/* --- clients ---------------------------------------------------------------- */
+
+static void
+queue_client_gone(struct queue_client *c)
+{
+	/* Files still OPEN belong to sessions that died with their worker:
+	 * discard them. Committed files finish their cycle; the reply is
+	 * dropped. */
+	while (c->files != NULL) {
+		struct spool_file *f = c->files;
+
+		c->files = f->next;
+		f->client = NULL;
+		if (f->stage == SPOOL_OPEN)
+			spool_file_free(f);
+	}
+	ipc_free(&c->ipc);
+}
+
+static void
+queue_client_msg(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
+{
+	struct queue_client *c = arg;
+
+	(void)ipc;
+	if (msg == NULL) {
+		queue_client_gone(c);
+		return;
+	}
+	switch (msg->type) {
+	case MSG_QUEUE_OPEN:
+		queue_open(c, msg);
+		break;
+	case MSG_QUEUE_COMMIT:
+		queue_commit(c, msg);
+		break;
+	case MSG_QUEUE_ABORT:
+		queue_abort(c, msg);
+		break;
+	default:
+		fatal("queue: unexpected message type %u", msg->type);
+	}
+}
+
+/* --- recovery and role glue ---------------------------------------------------- */
+
+/* Spool files left by a crash were never acknowledged: remove them. A
+ * file another queue process (inetd mode) still holds is locked and kept. */
+static void
+queue_recover(void)
+{
+	DIR *d = opendir("spool/tmp");
+	struct dirent *de;
+	unsigned removed = 0;
+
+	if (d == NULL)
+		fatal_errno("opendir spool/tmp");
+	while ((de = readdir(d)) != NULL) {
+		char path[300];
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "spool/tmp/%s", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+			removed++;
+		close(fd);
+	}
+	closedir(d);
+	if (removed > 0)
+		log_info("event=recover removed=%u unacknowledged spool files",
+			 removed);
+}
+
+static void
+queue_start(struct role *r)
+{
+	struct stat st_spool, st_mail;
+
+	q.role = r;
+	q.written_tail = &q.written;
+	q.linked_tail = &q.linked;
+	q.mail_fd = -1;
+	role_drop_privileges(r, r->cfg->data_dir);
+	if (mkdir("spool/tmp", 0700) < 0 && errno != EEXIST)
+		fatal_errno("mkdir spool/tmp");
+	q.spool_fd = open("spool", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q.spool_fd < 0 || fstat(q.spool_fd, &st_spool) < 0)
+		fatal_errno("open spool");
+	if (stat("mail", &st_mail) < 0)
+		fatal_errno("stat mail");
+	if (st_mail.st_dev != st_spool.st_dev) {
+		/* Links cannot cross file systems. */
+		fatal("spool/ and mail/ must be on the same file system");
+	}
+	queue_recover();
+}
+
+static void
+queue_peer(struct role *r, const char *peer, int fd)
+{
+	for (size_t i = 0; i < QUEUE_MAX_CLIENTS; i++) {
+		if (q.clients[i].ipc == NULL) {
+			q.clients[i].ipc =
+				ipc_new(r->loop, fd, queue_client_msg,
+					&q.clients[i]);
+			return;
+		}
+	}
+	log_err("queue: too many clients, refusing peer %s", peer);
+	close(fd);
+}
+
+static void
+queue_reload(struct role *r, struct config *cfg)
+{
+	role_set_config(r, cfg);
+}
+
+static void
+queue_shutdown(struct role *r, uint64_t grace_ms)
+{
+	(void)r;
+	(void)grace_ms;
+	/* Answer every commit already taken before going. */
+	while (q.written != NULL || q.linked != NULL) {
+		loop_timer_remove(&q.cycle);
+		queue_cycle(NULL);
+	}
+	exit(0);
+}
+
+const struct role_ops queue_role_ops = {
+	.name = "queue",
+	.start = queue_start,
+	.peer = queue_peer,
+	.reload = queue_reload,
+	.shutdown = queue_shutdown,
+};

@@ -1,0 +1,1045 @@
+/*
+ * session — one SMTP session in the smtp role.
+ *
+ * The session reads one command at a time from the connection's bounded
+ * input buffer and dispatches it through smtp_commands[]. While it waits
+ * for another role (auth for a recipient, queue for a spool file or a
+ * commit) it stops reading, so pipelined commands (RFC 2920) are answered
+ * in order and the buffer bound holds. Connection state lives in struct
+ * smtp_session; transaction state (MAIL to end of DATA) in struct smtp_tx,
+ * created at MAIL and destroyed at RSET, HELO/EHLO or end of DATA.
+ *
+ * The message is written straight into a spool file that the queue role
+ * created and passed to us; the 250 after DATA is sent only when the queue
+ * reports the commit durable (DESIGN.md, "Group commit").
+ */
+#include "smtp/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "core/conn.h"
+#include "core/msg.h"
+#include "core/str.h"
+#include "core/xalloc.h"
+#include "log/log.h"
+#include "smtp/addr.h"
+#include "smtp/cmd_parse.h"
+#include "smtp/data.h"
+
+/* Input bound: pipelined commands, or a DATA chunk in flight. */
+#define SMTP_INPUT_MAX (64 * 1024)
+/* Spool writes are batched through this much memory. */
+#define SMTP_SPOOL_BUF (64 * 1024)
+
+enum smtp_state {
+	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */
+	SMTP_S_READY,   /* HELO/EHLO done, no transaction */
+	SMTP_S_MAIL,    /* MAIL accepted */
+	SMTP_S_RCPT,    /* at least one RCPT accepted */
+	SMTP_S_DATA,    /* reading the message after 354 */
+	SMTP_S_CLOSING, /* QUIT or fatal error: flushing, then gone */
+};
+
+static const char *const smtp_state_names[] = {
+        "init", "ready", "mail", "rcpt", "data", "closing",
+};
+
+enum smtp_wait {
+	SMTP_WAIT_NONE,
+	SMTP_WAIT_AUTH,   /* recipient look-up */
+	SMTP_WAIT_OPEN,   /* spool file for DATA */
+	SMTP_WAIT_COMMIT, /* durable commit */
+};
+
+struct smtp_rcpt {
+	char *address; /* as given, for logs and Received: for */
+	char *mailbox; /* "domain/local" of the local account */
+};
+
+struct smtp_tx {
+	struct smtp_mail_args mail;
+	char sender[SMTP_ADDR_PATH_MAX + 1];
+	struct smtp_rcpt *rcpts;
+	size_t nrcpts;
+	struct smtp_rcpt_args pending; /* RCPT waiting for auth */
+	char qid[32];
+	int fd; /* spool file, -1 before DATA */
+	uint64_t written;
+	uint64_t body_offset; /* after Return-Path */
+	bool write_failed;
+	int write_errno;
+	struct smtp_data data;
+	struct buf out;
+};
+
+struct smtp_session {
+	struct smtp_session *prev, *next;
+	uint64_t id;
+	struct smtp_server *srv;
+	struct conn *conn;
+	enum config_proto proto;
+	enum smtp_state state;
+	enum smtp_wait wait;
+	char addr[INET6_ADDRSTRLEN + 8];
+	bool is_loopback;
+	char helo[SMTP_DOMAIN_MAX + 1];
+	bool esmtp;
+	bool skipping; /* discarding the rest of an over-long line */
+	unsigned errors;
+	unsigned transactions;
+	struct smtp_tx *tx;
+};
+
+static struct smtp_session *sessions;
+static uint64_t next_id;
+
+static void smtp_session_process(struct smtp_session *s);
+static void smtp_session_close(struct smtp_session *s);
+
+/* --- replies and state ---------------------------------------------------- */
+
+static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Queues one reply line (CRLF added). Every reply goes through here. */
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		panic("smtp reply format");
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	conn_write(s->conn, line, (size_t)n);
+	if (line[0] == '5' || line[0] == '4')
+		log_debug("session=%016llx reply=\"%.*s\"",
+		          (unsigned long long)s->id, n - 2, line);
+}
+
+static void
+smtp_set_state(struct smtp_session *s, enum smtp_state next)
+{
+	static const unsigned allowed[] = {
+	        /* from INIT: ready after HELO, closing */
+	        [SMTP_S_INIT] = 1u << SMTP_S_READY | 1u << SMTP_S_CLOSING |
+	                        1u << SMTP_S_INIT,
+	        [SMTP_S_READY] = 1u << SMTP_S_READY | 1u << SMTP_S_MAIL |
+	                         1u << SMTP_S_CLOSING | 1u << SMTP_S_INIT,
+	        [SMTP_S_MAIL] = 1u << SMTP_S_READY | 1u << SMTP_S_RCPT |
+	                        1u << SMTP_S_CLOSING | 1u << SMTP_S_INIT,
+	        [SMTP_S_RCPT] = 1u << SMTP_S_READY | 1u << SMTP_S_RCPT |
+	                        1u << SMTP_S_DATA | 1u << SMTP_S_CLOSING |
+	                        1u << SMTP_S_INIT,
+	        [SMTP_S_DATA] = 1u << SMTP_S_READY | 1u << SMTP_S_CLOSING,
+	        [SMTP_S_CLOSING] = 1u << SMTP_S_CLOSING,
+	};
+
+	if ((allowed[s->state] & (1u << next)) == 0)
+		panic("smtp: illegal transition %s -> %s",
+		      smtp_state_names[s->state], smtp_state_names[next]);
+	if (s->state != next)
+		log_debug("session=%016llx state %s -> %s",
+		          (unsigned long long)s->id, smtp_state_names[s->state],
+		          smtp_state_names[next]);
+	s->state = next;
+}
+
+/* Counts a client error; past the configured bound the session ends
+ * (RFC 5321 4.3.2 allows 421 whenever the server must close). */
+static bool
+smtp_error_limit(struct smtp_session *s)
+{
+	if (++s->errors < s->srv->cfg->smtp_max_errors)
+		return false;
+	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
+	           s->srv->cfg->hostname);
+	log_info("session=%016llx event=disconnect reason=errors count=%u",
+	         (unsigned long long)s->id, s->errors);
+	smtp_session_close(s);
+	return true;
+}
+
+/* --- transactions ----------------------------------------------------------
+ */
+
+static void
+smtp_tx_free(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
+	if (tx == NULL)
+		return;
+	if (tx->fd >= 0) {
+		close(tx->fd);
+		if (s->srv->queue != NULL && tx->qid[0] != '\0') {
+			struct ipc_out o;
+
+			ipc_out_init(&o);
+			ipc_put_str(&o, tx->qid);
+			ipc_send_out(s->srv->queue, MSG_QUEUE_ABORT, s->id, -1,
+			             &o);
+			ipc_out_deinit(&o);
+		}
+	}
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		free(tx->rcpts[i].address);
+		free(tx->rcpts[i].mailbox);
+	}
+	free(tx->rcpts);
+	buf_deinit(&tx->out);
+	free(tx);
+	s->tx = NULL;
+}
+
+static void
+smtp_tx_reset(struct smtp_session *s)
+{
+	smtp_tx_free(s);
+	if (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT ||
+	    s->state == SMTP_S_DATA)
+		smtp_set_state(s, SMTP_S_READY);
+}
+
+/* --- waiting for other roles -----------------------------------------------
+ */
+
+static void
+smtp_wait(struct smtp_session *s, enum smtp_wait what)
+{
+	s->wait = what;
+	conn_pause(s->conn, true);
+}
+
+static void
+smtp_resume(struct smtp_session *s)
+{
+	s->wait = SMTP_WAIT_NONE;
+	conn_pause(s->conn, false);
+}
+
+/* --- commands
+ * ----------------------------------------------------------------- */
+
+static void
+smtp_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_helo helo;
+	const struct config *cfg = s->srv->cfg;
+
+	if (smtp_helo_parse(cmd->arg, cmd->arg_len, &helo) != SMTP_CMD_OK) {
+		smtp_reply(s, "%s",
+		           smtp_cmd_error_reply(SMTP_CMD_ERR_HELO_SYNTAX));
+		smtp_error_limit(s);
+		return;
+	}
+	/* RFC 5321 4.1.4: HELO/EHLO also resets any transaction. */
+	smtp_tx_reset(s);
+	str_copy(s->helo, sizeof(s->helo), helo.name);
+	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	smtp_set_state(s, SMTP_S_READY);
+	if (!s->esmtp) {
+		smtp_reply(s, "250 %s", cfg->hostname);
+		return;
+	}
+	smtp_reply(s, "250-%s Hello %s [%s]", cfg->hostname, s->helo, s->addr);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu",
+	           (unsigned long long)cfg->max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	if (s->srv->tls != NULL && !conn_is_tls(s->conn))
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static void
+smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_tx *tx;
+	enum smtp_addr_error err;
+	const struct config *cfg = s->srv->cfg;
+
+	if (s->state == SMTP_S_INIT) {
+		smtp_reply(s, "503 5.5.1 Send HELO or EHLO first");
+		smtp_error_limit(s);
+		return;
+	}
+	if (s->tx != NULL) {
+		smtp_reply(s, "503 5.5.1 Sender already specified");
+		smtp_error_limit(s);
+		return;
+	}
+	tx = xmalloc(sizeof(*tx));
+	tx->fd = -1;
+	buf_init(&tx->out, SMTP_SPOOL_BUF);
+	if (smtp_parse_mail(cmd->arg, cmd->arg_len, &tx->mail, &err) < 0) {
+		free(tx);
+		smtp_reply(s, "%s", smtp_addr_error_reply(err));
+		smtp_error_limit(s);
+		return;
+	}
+	/* RFC 1870 6: refuse at MAIL what could never be accepted. */
+	if (tx->mail.has_size && tx->mail.size > cfg->max_message_size) {
+		free(tx);
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "
+		              "message size");
+		return;
+	}
+	if (smtp_path_format(&tx->mail.path, tx->sender, sizeof(tx->sender)) <
+	    0) {
+		free(tx);
+		smtp_reply(s, "501 5.1.7 Bad sender address syntax");
+		smtp_error_limit(s);
+		return;
+	}
+	s->tx = tx;
+	smtp_set_state(s, SMTP_S_MAIL);
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+smtp_rcpt_lookup(struct smtp_session *s, const char *address)
+{
+	struct ipc_out o;
+
+	if (s->srv->auth == NULL) {
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again "
+		              "later");
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_str(&o, address);
+	ipc_send_out(s->srv->auth, MSG_AUTH_LOOKUP, s->id, -1, &o);
+	ipc_out_deinit(&o);
+	smtp_wait(s, SMTP_WAIT_AUTH);
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct config *cfg = s->srv->cfg;
+	enum smtp_addr_error err;
+	char address[SMTP_ADDR_PATH_MAX + 1];
+	struct smtp_path *p;
+
+	if (tx == NULL) {
+		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
+		smtp_error_limit(s);
+		return;
+	}
+	if (smtp_parse_rcpt(cmd->arg, cmd->arg_len, tx->mail.smtputf8,
+	                    &tx->pending, &err) < 0) {
+		smtp_reply(s, "%s", smtp_addr_error_reply(err));
+		smtp_error_limit(s);
+		return;
+	}
+	/* RFC 5321 4.5.3.1.8: 452 for too many recipients. */
+	if (tx->nrcpts >= cfg->smtp_max_recipients) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	p = &tx->pending.path;
+	if (p->is_postmaster) {
+		/* RFC 5321 4.5.1: <Postmaster> is the first local domain's
+		 * postmaster. */
+		str_copy(p->domain, sizeof(p->domain), cfg->domains[0]);
+	}
+	if (p->is_literal || !config_is_local_domain(cfg, p->domain)) {
+		/* XXX(#4): remote recipients go to the queue once relaying
+		 * lands; until then nothing leaves this host. */
+		smtp_reply(s, "554 5.7.1 <%s@%s>: Relay access denied",
+		           p->local, p->domain);
+		log_info("session=%016llx event=rcpt-refused reason=relay "
+		         "domain=%s",
+		         (unsigned long long)s->id, p->domain);
+		return;
+	}
+	if (smtp_path_format(p, address, sizeof(address)) < 0) {
+		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	str_lower(address);
+	smtp_rcpt_lookup(s, address);
+}
+
+static void
+smtp_rcpt_result(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	struct smtp_tx *tx = s->tx;
+	struct ipc_in in;
+	uint8_t status;
+	char *canonical, *at;
+	struct smtp_rcpt *r;
+	char shown[SMTP_ADDR_PATH_MAX + 1];
+
+	ipc_in_init(&in, msg);
+	status = ipc_get_u8(&in);
+	(void)ipc_get_u64(&in); /* quota: enforced by the store (#3) */
+	canonical = ipc_get_str(&in);
+	ipc_in_end(&in);
+	if (smtp_path_format(&tx->pending.path, shown, sizeof(shown)) < 0)
+		shown[0] = '\0';
+	if (status == AUTH_LOOKUP_TEMPFAIL) {
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		           shown);
+	} else if (status != AUTH_LOOKUP_FOUND ||
+	           (at = strchr(canonical, '@')) == NULL) {
+		/* RFC 5321 3.3 / RFC 3463 5.1.1: bad destination mailbox.
+		 * Refused in the dialogue, so no bounce is ever sent. */
+		smtp_reply(s,
+		           "550 5.1.1 <%s>: Recipient address rejected: "
+		           "User unknown",
+		           shown);
+		log_info("session=%016llx event=rcpt-refused reason=unknown "
+		         "to=<%s>",
+		         (unsigned long long)s->id, canonical);
+	} else {
+		tx->rcpts = xrealloc(tx->rcpts,
+		                     (tx->nrcpts + 1) * sizeof(*tx->rcpts));
+		r = &tx->rcpts[tx->nrcpts++];
+		r->address = xstrdup(shown);
+		*at = '\0';
+		r->mailbox = xasprintf("%s/%s", at + 1, canonical);
+		smtp_set_state(s, SMTP_S_RCPT);
+		smtp_reply(s, "250 2.1.5 Ok");
+	}
+	free(canonical);
+}
+
+static void
+smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	if (s->tx == NULL) {
+		smtp_reply(s, "503 5.5.1 Need MAIL command");
+		smtp_error_limit(s);
+		return;
+	}
+	if (s->tx->nrcpts == 0) {
+		smtp_reply(s, "503 5.5.1 Need RCPT (no valid recipients)");
+		smtp_error_limit(s);
+		return;
+	}
+	if (s->srv->queue == NULL) {
+		smtp_reply(s, "451 4.3.0 Queue unavailable, try again later");
+		return;
+	}
+	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
+	smtp_wait(s, SMTP_WAIT_OPEN);
+}
+
+static void
+smtp_cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	smtp_tx_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	smtp_reply(s, "221 2.0.0 %s Bye", s->srv->cfg->hostname);
+	smtp_tx_reset(s);
+	smtp_set_state(s, SMTP_S_CLOSING);
+	conn_close_after_flush(s->conn);
+}
+
+static void
+smtp_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	smtp_reply(s, "214-2.0.0 postern: commands are HELO EHLO MAIL RCPT "
+	              "DATA RSET");
+	smtp_reply(s, "214-2.0.0 NOOP QUIT HELP VRFY STARTTLS; see RFC "
+	              "5321.");
+	smtp_reply(s, "214 2.0.0 End of HELP info");
+}
+
+static void
+smtp_cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	/* RFC 5321 3.5.3: 252 when the server will not verify. */
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message "
+	              "and attempt delivery");
+}
+
+static void
+smtp_cmd_not_implemented(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	smtp_reply(s, "502 5.5.1 %s: Command not implemented",
+	           smtp_verb_name(cmd->verb));
+	smtp_error_limit(s);
+}
+
+static void
+smtp_cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	(void)cmd;
+	if (s->srv->tls == NULL) {
+		smtp_reply(s, "454 4.7.0 TLS not available");
+		return;
+	}
+	if (conn_is_tls(s->conn)) {
+		smtp_reply(s, "503 5.5.1 TLS already active");
+		smtp_error_limit(s);
+		return;
+	}
+	/* RFC 3207 4.2 / STYLE.md 6: anything the client sent after
+	 * STARTTLS in the same flight is dropped, never read as commands
+	 * inside the TLS session (the command-injection attack). */
+	buf_clear(conn_input(s->conn));
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	conn_start_tls(s->conn, s->srv->tls);
+}
+
+typedef void smtp_cmd_fn(struct smtp_session *s, const struct smtp_cmd *cmd);
+
+struct smtp_command {
+	enum smtp_verb verb;
+	smtp_cmd_fn *fn;
+};
+
+static const struct smtp_command smtp_commands[] = {
+        {SMTP_VERB_HELO, smtp_cmd_helo},
+        {SMTP_VERB_EHLO, smtp_cmd_helo},
+        {SMTP_VERB_MAIL, smtp_cmd_mail},
+        {SMTP_VERB_RCPT, smtp_cmd_rcpt},
+        {SMTP_VERB_DATA, smtp_cmd_data},
+        {SMTP_VERB_RSET, smtp_cmd_rset},
+        {SMTP_VERB_NOOP, smtp_cmd_noop},
+        {SMTP_VERB_QUIT, smtp_cmd_quit},
+        {SMTP_VERB_HELP, smtp_cmd_help},
+        {SMTP_VERB_VRFY, smtp_cmd_vrfy},
+        {SMTP_VERB_EXPN, smtp_cmd_not_implemented},
+        {SMTP_VERB_VERB, smtp_cmd_not_implemented},
+        {SMTP_VERB_BDAT, smtp_cmd_not_implemented},
+        {SMTP_VERB_AUTH, smtp_cmd_not_implemented},
+        {SMTP_VERB_STARTTLS, smtp_cmd_starttls},
+};
+
+static void
+smtp_command(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+	enum smtp_cmd_error err = smtp_cmd_parse(line, len, &cmd);
+
+	if (err != SMTP_CMD_OK) {
+		smtp_reply(s, "%s", smtp_cmd_error_reply(err));
+		smtp_error_limit(s);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(smtp_commands) / sizeof(*smtp_commands);
+	     i++) {
+		if (smtp_commands[i].verb == cmd.verb) {
+			smtp_commands[i].fn(s, &cmd);
+			return;
+		}
+	}
+	smtp_reply(s, "%s", smtp_cmd_error_reply(SMTP_CMD_ERR_UNKNOWN));
+	smtp_error_limit(s);
+}
+
+/* --- DATA
+ * ------------------------------------------------------------------------ */
+
+static void
+smtp_rfc5322_date(char *out, size_t outsz)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	/* RFC 5322 3.3; the C locale gives English names. */
+	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* Writes buffered message bytes to the spool file. A failure is kept and
+ * reported at the end of DATA; the rest of the message is still read. */
+static void
+smtp_spool_flush(struct smtp_tx *tx)
+{
+	const char *p = buf_data(&tx->out);
+	size_t left = buf_len(&tx->out);
+
+	while (left > 0 && !tx->write_failed) {
+		ssize_t n = write(tx->fd, p, left);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			tx->write_failed = true;
+			tx->write_errno = errno;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+		tx->written += (uint64_t)n;
+	}
+	buf_clear(&tx->out);
+}
+
+/* Return-Path (RFC 5321 4.4: added at final delivery) and our Received:
+ * trace header (RFC 5321 4.4, RFC 3848 protocol names). */
+static void
+smtp_trace_headers(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct config *cfg = s->srv->cfg;
+	bool tls = conn_is_tls(s->conn);
+	char date[64];
+	int rc;
+
+	smtp_rfc5322_date(date, sizeof(date));
+	rc = buf_printf(&tx->out, "Return-Path: <%s>\n", tx->sender);
+	tx->body_offset = buf_len(&tx->out);
+	rc |= buf_printf(&tx->out,
+	                 "Received: from %s ([%s])\n\tby %s "
+	                 "(postern) with %s%s",
+	                 s->helo[0] != '\0' ? s->helo : "unknown", s->addr,
+	                 cfg->hostname, s->esmtp ? "ESMTP" : "SMTP",
+	                 tls && s->esmtp ? "S" : "");
+	if (tls)
+		rc |= buf_printf(&tx->out, "\n\t(%s cipher %s)",
+		                 conn_tls_version(s->conn),
+		                 conn_tls_cipher(s->conn));
+	rc |= buf_printf(&tx->out, " id %s", tx->qid);
+	if (tx->nrcpts == 1)
+		rc |= buf_printf(&tx->out, "\n\tfor <%s>",
+		                 tx->rcpts[0].address);
+	rc |= buf_printf(&tx->out, ";\n\t%s\n", date);
+	if (rc != 0)
+		panic("trace headers exceed the spool buffer");
+}
+
+static void
+smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	struct smtp_tx *tx = s->tx;
+	struct ipc_in in;
+	char *qid;
+
+	ipc_in_init(&in, msg);
+	qid = ipc_get_str(&in);
+	ipc_in_end(&in);
+	if (msg->fd < 0 || qid[0] == '\0') {
+		free(qid);
+		if (msg->fd >= 0)
+			close(msg->fd);
+		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
+		              "message now");
+		return;
+	}
+	str_copy(tx->qid, sizeof(tx->qid), qid);
+	free(qid);
+	tx->fd = msg->fd;
+	smtp_data_init(&tx->data, s->srv->cfg->max_message_size,
+	               s->srv->cfg->smtp_max_hops);
+	smtp_trace_headers(s);
+	smtp_set_state(s, SMTP_S_DATA);
+	conn_set_timeout(s->conn, s->srv->cfg->smtp_data_timeout_ms);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* Decides the fate of a complete message: refuse it, or commit it. */
+static void
+smtp_data_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const char *refusal = NULL;
+	struct ipc_out o;
+
+	conn_set_timeout(s->conn, s->srv->cfg->smtp_command_timeout_ms);
+	smtp_spool_flush(tx);
+	if (tx->data.too_big)
+		refusal = "552 5.3.4 Message size exceeds fixed maximum "
+		          "message size";
+	else if (tx->data.bare_lf_cr)
+		/* RFC 5321 2.3.8: CR and LF only as CRLF (see data.h). */
+		refusal = "550 5.5.2 Message contains bare CR or LF "
+		          "characters (RFC 5321 2.3.8)";
+	else if (tx->data.has_nul)
+		refusal = "550 5.6.0 Message contains NUL characters";
+	else if (tx->data.too_many_hops)
+		/* RFC 5321 6.3: a mail loop. */
+		refusal = "554 5.4.6 Too many hops (mail loop?)";
+	else if (tx->write_failed)
+		refusal = tx->write_errno == ENOSPC || tx->write_errno == EDQUOT
+		                  ? "452 4.3.1 Insufficient system storage"
+		                  : "451 4.3.0 Local error in processing";
+	else if (s->srv->queue == NULL)
+		refusal = "451 4.3.0 Queue unavailable, try again later";
+	if (refusal != NULL) {
+		smtp_reply(s, "%s", refusal);
+		log_info("session=%016llx msg=%s event=refused reply=\"%.9s\"",
+		         (unsigned long long)s->id, tx->qid, refusal);
+		smtp_tx_reset(s);
+		return;
+	}
+	ipc_out_init(&o);
+	ipc_put_str(&o, tx->qid);
+	ipc_put_u64(&o, tx->written);
+	ipc_put_u64(&o, tx->body_offset);
+	ipc_put_str(&o, tx->sender);
+	ipc_put_u32(&o, (uint32_t)tx->nrcpts);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		ipc_put_u8(&o, QUEUE_RCPT_LOCAL);
+		ipc_put_str(&o, tx->rcpts[i].address);
+		ipc_put_str(&o, tx->rcpts[i].mailbox);
+	}
+	ipc_send_out(s->srv->queue, MSG_QUEUE_COMMIT, s->id, -1, &o);
+	ipc_out_deinit(&o);
+	smtp_wait(s, SMTP_WAIT_COMMIT);
+}
+
+static void
+smtp_data_committed(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	struct smtp_tx *tx = s->tx;
+	struct ipc_in in;
+	uint8_t status;
+	char *text;
+
+	ipc_in_init(&in, msg);
+	status = ipc_get_u8(&in);
+	text = ipc_get_str(&in);
+	ipc_in_end(&in);
+	/* The queue owns the file now, whatever the outcome. */
+	close(tx->fd);
+	tx->fd = -1;
+	if (status == QUEUE_STATUS_OK) {
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->qid);
+		log_info("session=%016llx msg=%s event=accepted from=<%s> "
+		         "nrcpt=%zu size=%llu",
+		         (unsigned long long)s->id, tx->qid, tx->sender,
+		         tx->nrcpts, (unsigned long long)tx->written);
+		s->transactions++;
+	} else {
+		smtp_reply(s, "%s",
+		           text[0] != '\0' ? text : "451 4.3.0 Local error");
+	}
+	free(text);
+	smtp_tx_reset(s);
+	if (s->srv->stopping) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down",
+		           s->srv->cfg->hostname);
+		smtp_set_state(s, SMTP_S_CLOSING);
+		conn_close_after_flush(s->conn);
+	}
+}
+
+/* Feeds DATA bytes from the input buffer. Returns true when the end of
+ * data was reached. */
+static bool
+smtp_data_input(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct buf *in = conn_input(s->conn);
+
+	while (buf_len(in) > 0) {
+		size_t used = 0;
+		enum smtp_data_result r = smtp_data_feed(
+		        &tx->data, buf_data(in), buf_len(in), &used, &tx->out);
+
+		buf_consume(in, used);
+		if (buf_room(&tx->out) == 0 || r == SMTP_DATA_DONE)
+			smtp_spool_flush(tx);
+		if (r == SMTP_DATA_DONE) {
+			smtp_data_end(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --- the input loop
+ * ------------------------------------------------------------------ */
+
+static void
+smtp_session_process(struct smtp_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+
+	while (s->wait == SMTP_WAIT_NONE && s->state != SMTP_S_CLOSING &&
+	       s->conn != NULL) {
+		const char *line;
+		size_t len;
+		enum buf_line_result r;
+
+		if (s->state == SMTP_S_DATA) {
+			if (!smtp_data_input(s))
+				return;
+			continue;
+		}
+		if (s->skipping) {
+			if (!buf_skip_line(in))
+				return;
+			s->skipping = false;
+			continue;
+		}
+		r = buf_get_line(in, BUF_EOL_CRLF, SMTP_CMD_LINE_MAX, &line,
+		                 &len);
+		if (r == BUF_LINE_NEED_MORE)
+			return;
+		if (r == BUF_LINE_TOO_LONG) {
+			/* RFC 5321 4.5.3.1.10 */
+			s->skipping = true;
+			smtp_reply(s, "500 5.5.2 Line too long");
+			if (smtp_error_limit(s))
+				return;
+			continue;
+		}
+		if (r == BUF_LINE_BARE_LF) {
+			smtp_reply(s, "%s",
+			           smtp_cmd_error_reply(SMTP_CMD_ERR_BARE_LF));
+			if (smtp_error_limit(s))
+				return;
+			continue;
+		}
+		smtp_command(s, line, len);
+	}
+}
+
+/* --- lifecycle
+ * ------------------------------------------------------------------------ */
+
+static void
+smtp_session_free(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_server *srv = s->srv;
+
+	free(s);
+	smtp_server_session_ended(srv);
+}
+
+/* Ends the session now: output not yet sent is dropped. */
+static void
+smtp_session_close(struct smtp_session *s)
+{
+	if (s->conn == NULL)
+		return;
+	log_info("session=%016llx event=disconnect transactions=%u",
+	         (unsigned long long)s->id, s->transactions);
+	smtp_tx_free(s);
+	smtp_server_forget(s->srv, s->id);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->state != SMTP_S_CLOSING)
+		s->state = SMTP_S_CLOSING;
+	conn_free(&s->conn);
+	loop_defer(s->srv->loop, smtp_session_free, s);
+}
+
+static void
+smtp_session_event(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)c;
+	switch (ev) {
+	case CONN_EV_DATA:
+		smtp_session_process(s);
+		break;
+	case CONN_EV_DRAINED:
+		break;
+	case CONN_EV_TIMEOUT:
+		/* RFC 5321 4.5.3.2 timeouts; 421 4.4.2 as the close. */
+		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		           s->srv->cfg->hostname);
+		log_info("session=%016llx event=timeout state=%s",
+		         (unsigned long long)s->id, smtp_state_names[s->state]);
+		smtp_set_state(s, SMTP_S_CLOSING);
+		conn_close_after_flush(s->conn);
+		break;
+	case CONN_EV_TLS_READY:
+		/* RFC 3207 4.2: forget everything learnt before TLS. */
+		smtp_tx_free(s);
+		s->helo[0] = '\0';
+		s->esmtp = false;
+		s->state = SMTP_S_INIT;
+		log_info("session=%016llx event=tls version=%s cipher=%s",
+		         (unsigned long long)s->id, conn_tls_version(s->conn),
+		         conn_tls_cipher(s->conn));
+		smtp_session_process(s);
+		break;
+	case CONN_EV_CLOSED:
+	case CONN_EV_ERROR:
+		if (ev == CONN_EV_ERROR)
+			log_info("session=%016llx event=error detail=\"%s\"",
+			         (unsigned long long)s->id,
+			         conn_error(s->conn));
+		smtp_session_close(s);
+		break;
+	}
+}
+
+static void
+smtp_session_set_addr(struct smtp_session *s, const struct sockaddr *sa)
+{
+	if (sa == NULL) {
+		str_copy(s->addr, sizeof(s->addr), "local");
+		s->is_loopback = true;
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, s->addr, sizeof(s->addr));
+		s->is_loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, s->addr, sizeof(s->addr));
+		s->is_loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	} else {
+		str_copy(s->addr, sizeof(s->addr), "unknown");
+	}
+}
+
+void
+smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
+                 enum config_proto proto, const struct sockaddr *sa)
+{
+	struct smtp_session *s = xmalloc(sizeof(*s));
+	const struct config *cfg = srv->cfg;
+
+	if (next_id == 0 &&
+	    getrandom(&next_id, sizeof(next_id), 0) != sizeof(next_id))
+		next_id = (uint64_t)getpid() << 32;
+	s->id = ++next_id;
+	s->srv = srv;
+	s->proto = proto;
+	s->state = SMTP_S_INIT;
+	smtp_session_set_addr(s, sa);
+	if (out_fd >= 0)
+		s->conn = conn_new_pair(srv->loop, fd, out_fd, SMTP_INPUT_MAX,
+		                        smtp_session_event, s);
+	else
+		s->conn = conn_new(srv->loop, fd, SMTP_INPUT_MAX,
+		                   smtp_session_event, s);
+	conn_set_timeout(s->conn, cfg->smtp_command_timeout_ms);
+	s->next = sessions;
+	if (sessions != NULL)
+		sessions->prev = s;
+	sessions = s;
+	smtp_server_register(srv, s, s->id);
+	log_info("session=%016llx event=connect client=%s proto=%s",
+	         (unsigned long long)s->id, s->addr, config_proto_name(proto));
+	if (srv->nsessions > cfg->smtp_max_sessions) {
+		smtp_reply(s,
+		           "421 4.7.0 %s Too many connections, try again "
+		           "later",
+		           cfg->hostname);
+		smtp_set_state(s, SMTP_S_CLOSING);
+		conn_close_after_flush(s->conn);
+		return;
+	}
+	if (proto == CONFIG_PROTO_SUBMISSIONS) {
+		if (srv->tls == NULL) {
+			log_warn("session=%016llx no TLS for an implicit-TLS "
+			         "listener",
+			         (unsigned long long)s->id);
+			smtp_session_close(s);
+			return;
+		}
+		/* RFC 8314 3: TLS first; the greeting is sent inside it. */
+		conn_start_tls(s->conn, srv->tls);
+	}
+	smtp_reply(s, "220 %s ESMTP postern", cfg->hostname);
+}
+
+void
+smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	enum smtp_wait was = s->wait;
+
+	if (s->conn == NULL || was == SMTP_WAIT_NONE) {
+		if (msg->fd >= 0)
+			close(msg->fd);
+		return;
+	}
+	if ((was == SMTP_WAIT_AUTH && msg->type != MSG_AUTH_LOOKUP_R) ||
+	    (was == SMTP_WAIT_OPEN && msg->type != MSG_QUEUE_OPEN_R) ||
+	    (was == SMTP_WAIT_COMMIT && msg->type != MSG_QUEUE_COMMIT_R))
+		fatal("smtp: reply type %u while waiting for %d", msg->type,
+		      was);
+	if (was == SMTP_WAIT_AUTH)
+		smtp_rcpt_result(s, msg);
+	else if (was == SMTP_WAIT_OPEN)
+		smtp_data_opened(s, msg);
+	else
+		smtp_data_committed(s, msg);
+	smtp_resume(s);
+	smtp_session_process(s);
+}
+
+void
+smtp_session_peer_lost(bool queue)
+{
+	for (struct smtp_session *s = sessions; s != NULL; s = s->next) {
+		bool hit = queue ? (s->wait == SMTP_WAIT_OPEN ||
+		                    s->wait == SMTP_WAIT_COMMIT)
+		                 : s->wait == SMTP_WAIT_AUTH;
+
+		if (!hit)
+			continue;
+		/* A commit whose answer is lost may or may not have been
+		 * made durable: 451 makes the client retry, so the message
+		 * is never lost (at worst delivered twice, RFC 5321 6.1). */
+		smtp_reply(s, "451 4.3.0 Local error in processing, try "
+		              "again later");
+		if (s->tx != NULL && s->tx->fd >= 0) {
+			close(s->tx->fd);
+			s->tx->fd = -1;
+		}
+		smtp_tx_reset(s);
+		smtp_resume(s);
+	}
+}
+
+void
+smtp_session_shutdown_all(void)
+{
+	struct smtp_session *s = sessions;
+
+	while (s != NULL) {
+		struct smtp_session *next = s->next;
+
+		if (s->tx == NULL && s->wait == SMTP_WAIT_NONE) {
+			smtp_reply(s, "421 4.3.2 %s Service shutting down",
+			           s->srv->cfg->hostname);
+			smtp_set_state(s, SMTP_S_CLOSING);
+			conn_close_after_flush(s->conn);
+		}
+		s = next;
+	}
+}
