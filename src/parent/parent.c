@@ -210,6 +210,18 @@ parent_prepare_dirs(const struct config *cfg)
 	}
 	if (parent_mkdir(cfg->data_dir, 0, 0, false) < 0)
 		return -1;
+	if (root) {
+		struct stat st;
+
+		/* The queue role is chrooted here as run_user: it must be
+		 * able to pass through (not list) the directory. */
+		if (stat(cfg->data_dir, &st) < 0 ||
+		    ((st.st_mode & 0011) != 0011 &&
+		     chmod(cfg->data_dir, (st.st_mode & 07777) | 0011) < 0)) {
+			log_err_errno("data_dir %s", cfg->data_dir);
+			return -1;
+		}
+	}
 	spool = xasprintf("%s/spool", cfg->data_dir);
 	mail = xasprintf("%s/mail", cfg->data_dir);
 	if (parent_mkdir(spool, uid, gid, root) < 0 ||
