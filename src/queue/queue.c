@@ -63,6 +63,7 @@ struct spool_file {
 	int fd;
 	uint64_t reply_id;
 	uint64_t size;
+	bool unlinked;
 	char *sender;
 	struct spool_rcpt *rcpts;
 	size_t nrcpts;
@@ -95,13 +96,22 @@ spool_path(char *out, size_t outsz, const char *id)
 }
 
 static void
-spool_file_free(struct spool_file *f)
+spool_unlink(struct spool_file *f)
 {
 	char path[64];
 
+	if (f->unlinked)
+		return;
 	spool_path(path, sizeof(path), f->id);
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warn_errno("msg=%s unlink %s", f->id, path);
+	f->unlinked = true;
+}
+
+static void
+spool_file_free(struct spool_file *f)
+{
+	spool_unlink(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	for (size_t i = 0; i < f->nrcpts; i++) {
@@ -315,11 +325,19 @@ spool_link(struct spool_file *f, const char *hostname)
 	return 0;
 }
 
+/* Answers the session and forgets the spool file. The spool name goes
+ * first: once the mailbox links are durable it is only a leftover (and
+ * recovery would remove it anyway), so the 250 finds a clean spool. */
 static void
 spool_done(struct spool_file *f, enum queue_status status, const char *text)
 {
-	queue_reply(f, status, text);
+	struct queue_client *c = f->client;
+
 	client_unlist(f);
+	f->client = c;
+	spool_unlink(f);
+	queue_reply(f, status, text);
+	f->client = NULL;
 	spool_file_free(f);
 }
 

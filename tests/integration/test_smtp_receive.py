@@ -1,0 +1,242 @@
+"""SMTP receive for local users: what a sender and a mailbox owner see."""
+
+import os
+import smtplib
+import ssl
+import subprocess
+
+from conftest import Dialogue, wait_for
+
+BODY = (b"From: Alice <alice@example.org>\r\n"
+        b"To: demo@example.test\r\n"
+        b"Subject: hello\r\n"
+        b"\r\n"
+        b"first line\r\n"
+        b".a line that starts with a dot\r\n"
+        b"..two dots\r\n"
+        b".\tdot tab\r\n"
+        b"last line\r\n")
+
+
+def split_trace(msg):
+    """Returns (trace header lines, the rest) of a stored message."""
+    lines = msg.split(b"\n")
+    assert lines[0].startswith(b"Return-Path: <")
+    i = 1
+    assert lines[i].startswith(b"Received: from ")
+    i += 1
+    while lines[i].startswith(b"\t"):
+        i += 1
+    return lines[:i], b"\n".join(lines[i:])
+
+
+def test_smtplib_delivers_exact_bytes(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"]) as c:
+        c.ehlo("client.example.org")
+        c.sendmail("alice@example.org", ["demo@example.test"], BODY)
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1
+    trace, rest = split_trace(msgs[0])
+    assert trace[0] == b"Return-Path: <alice@example.org>"
+    assert b"from client.example.org ([127.0.0.1])" in trace[1]
+    assert b"by mx.example.test (postern) with ESMTP id " in b"\n".join(trace)
+    assert b"for <demo@example.test>;" in b"\n".join(trace)
+    # Maildir stores lines with LF; otherwise the bytes are the sender's,
+    # dot-stuffing undone.
+    assert rest == BODY.replace(b"\r\n", b"\n")
+    # No stray file in tmp/, nothing left in the spool.
+    assert os.listdir(os.path.join(server.maildir("demo@example.test"), "tmp")) == []
+    assert os.listdir(os.path.join(server.data, "spool", "tmp")) == []
+
+
+def test_swaks_delivers(server):
+    r = subprocess.run(
+        ["swaks", "--server", "127.0.0.1:%d" % server.ports["smtp"],
+         "--from", "bob@example.org", "--to", "demo@example.test",
+         "--header", "Subject: via swaks", "--body", "swaks body"],
+        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "250 2.0.0 Ok: queued as" in r.stdout
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert b"Subject: via swaks" in msgs[0]
+    assert b"\nswaks body" in msgs[0]
+
+
+def test_raw_dot_stuffing_round_trip(server):
+    d = Dialogue(server.ports["smtp"])
+    assert d.reply()[0] == 220
+    assert d.cmd("EHLO raw.example")[0] == 250
+    assert d.cmd("MAIL FROM:<>")[0] == 250
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: dots\r\n\r\n..\r\n...\r\n.x\r\nend\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 250 and "queued as" in lines[0]
+    assert d.cmd("QUIT")[0] == 221
+    msg = server.wait_messages("demo@example.test", 1)[0]
+    assert msg.startswith(b"Return-Path: <>\n")
+    _, rest = split_trace(msg)
+    assert rest == b"Subject: dots\n\n.\n..\nx\nend\n"
+
+
+def test_unknown_user_refused_at_rcpt(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    code, lines = d.cmd("RCPT TO:<nobody-here@example.test>")
+    assert code == 550 and lines[0].startswith("550 5.1.1 ")
+    # The session goes on: a good recipient is still accepted.
+    assert d.cmd("RCPT TO:<DEMO@Example.Test>")[0] == 250
+    assert d.cmd("QUIT")[0] == 221
+
+
+def test_several_local_recipients_get_one_copy_each(make_server):
+    s = make_server()
+    for u in ("one", "two", "three"):
+        s.add_user(u + "@example.test")
+    s.start()
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"]) as c:
+        refused = c.sendmail("a@example.org",
+                             ["one@example.test", "two@example.test",
+                              "three@example.test"], b"Subject: all\r\n\r\nhi\r\n")
+    assert refused == {}
+    for u in ("one", "two", "three"):
+        msgs = s.wait_messages(u + "@example.test", 1)
+        assert len(msgs) == 1 and msgs[0].endswith(b"\n\nhi\n")
+
+
+def test_relay_to_remote_domain_refused(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    code, lines = d.cmd("RCPT TO:<someone@elsewhere.example>")
+    assert code == 554 and "5.7.1" in lines[0]
+
+
+def test_command_replies(server):
+    d = Dialogue(server.ports["smtp"])
+    code, lines = d.reply()
+    assert code == 220 and "mx.example.test" in lines[0]
+    assert d.cmd("MAIL FROM:<a@example.org>")[1][0].startswith("503 5.5.1")
+    code, lines = d.cmd("EHLO raw.example")
+    assert code == 250
+    assert "250-PIPELINING" in lines and "250-8BITMIME" in lines
+    assert "ENHANCEDSTATUSCODES" in lines[-1]
+    assert any(l.startswith("250-SIZE ") for l in lines)
+    assert d.cmd("NOOP")[1][0].startswith("250 2.0.0")
+    assert d.cmd("RCPT TO:<demo@example.test>")[1][0].startswith("503 5.5.1")
+    assert d.cmd("DATA")[1][0].startswith("503 5.5.1")
+    assert d.cmd("FROBNICATE")[1][0].startswith("500 5.5.2")
+    assert d.cmd("MAIL FROM:<bad address>")[0] == 501
+    assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert d.cmd("MAIL FROM:<a@example.org>")[1][0].startswith("503 5.5.1")
+    assert d.cmd("DATA")[1][0].startswith("503 5.5.1")
+    assert d.cmd("RSET")[1][0].startswith("250 2.0.0")
+    assert d.cmd("VRFY demo")[0] == 252
+    assert d.cmd("HELP")[0] == 214
+    assert d.cmd("QUIT")[1][0].startswith("221 2.0.0")
+    assert d.closed()
+
+
+def test_line_too_long_and_session_continues(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.send("NOOP " + "x" * 2000 + "\r\n")
+    assert d.reply()[1][0].startswith("500 5.5.2")
+    assert d.cmd("NOOP")[0] == 250
+
+
+def test_bare_lf_in_data_is_refused(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    assert d.cmd("DATA")[0] == 354
+    # "\n.\n" must not end the data (SMTP smuggling); the real end does.
+    d.send(b"Subject: smuggle\r\n\r\nhi\n.\nMAIL FROM:<x@y>\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 550 and "5.5.2" in lines[0]
+    assert d.cmd("NOOP")[0] == 250
+    assert server.messages("demo@example.test") == []
+
+
+def test_pipelined_transaction_in_one_write(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\n"
+           b"RCPT TO:<ghost@example.test>\r\nDATA\r\n")
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 550
+    assert d.reply()[0] == 354
+    d.send(b"Subject: piped\r\n\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n")
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 221
+    assert len(server.wait_messages("demo@example.test", 1)) == 1
+
+
+def test_starttls_then_ehlo(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"]) as c:
+        c.ehlo("tls.example")
+        assert c.has_extn("starttls")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c.starttls(context=ctx)
+        c.ehlo("tls.example")
+        assert not c.has_extn("starttls")
+        c.sendmail("a@example.org", ["demo@example.test"],
+                   b"Subject: tls\r\n\r\nsecret\r\n")
+    msg = server.wait_messages("demo@example.test", 1)[0]
+    assert b"with ESMTPS" in msg and b"cipher" in msg
+
+
+def test_implicit_tls_submissions_port(server):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"],
+                          context=ctx) as c:
+        c.ehlo("tls.example")
+        c.sendmail("a@example.org", ["demo@example.test"],
+                   b"Subject: implicit\r\n\r\nbody\r\n")
+    assert b"Subject: implicit" in server.wait_messages("demo@example.test", 1)[0]
+
+
+def test_abrupt_disconnect_during_data_delivers_nothing(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: cut\r\n\r\nhalf a mess")
+    d.close()
+    # The spool file is discarded once the session is gone.
+    wait_for(lambda: os.listdir(os.path.join(server.data, "spool", "tmp")) == [],
+             10, "the spool to empty")
+    assert server.messages("demo@example.test") == []
+
+
+def test_inetd_mode_through_a_pipe(make_server):
+    s = make_server()
+    s.add_user("demo@example.test")
+    script = (b"EHLO pipe.example\r\nMAIL FROM:<a@example.org>\r\n"
+              b"RCPT TO:<demo@example.test>\r\nDATA\r\n"
+              b"Subject: inetd\r\n\r\nvia a pipe\r\n.\r\nQUIT\r\n")
+    from conftest import POSTERND
+    env = dict(os.environ, ASAN_OPTIONS="abort_on_error=0:detect_leaks=0")
+    r = subprocess.run([POSTERND, "--config", s.conf, "--inetd", "smtp"],
+                       input=script, capture_output=True, timeout=30, env=env)
+    out = r.stdout.decode()
+    assert out.startswith("220 mx.example.test"), out + r.stderr.decode()
+    assert "250 2.0.0 Ok: queued as" in out
+    assert out.rstrip().endswith("Bye")
+    msg = s.wait_messages("demo@example.test", 1)[0]
+    assert msg.endswith(b"\n\nvia a pipe\n")
+    assert b"from pipe.example ([local])" in msg
