@@ -13,18 +13,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: postern [--config FILE] COMMAND [ARGS]\n"
-		"\n"
-		"commands:\n"
-		"  check [FILE]                 validate a configuration file\n"
-		"  user add ADDRESS [--quota SIZE] [--password-stdin]\n"
-		"  user passwd ADDRESS [--password-stdin]\n"
-		"  user del ADDRESS\n"
-		"  user list\n"
-		"  version                      print the version\n"
-		"\n"
-		"The configuration defaults to $POSTERN_CONFIG, then %s.\n",
-		CLI_DEFAULT_CONFIG);
+	        "usage: postern [--config FILE] COMMAND [ARGS]\n"
+	        "\n"
+	        "commands:\n"
+	        "  check [FILE]                 validate a configuration file\n"
+	        "  user add ADDRESS [--quota SIZE] [--password-stdin]\n"
+	        "  user passwd ADDRESS [--password-stdin]\n"
+	        "  user del ADDRESS\n"
+	        "  user list\n"
+	        "  version                      print the version\n"
+	        "\n"
+	        "The configuration defaults to $POSTERN_CONFIG, then %s.\n",
+	        CLI_DEFAULT_CONFIG);
 }
 
 int
@@ -41,7 +41,7 @@ main(int argc, char **argv)
 			config = argv[i + 1];
 			i += 2;
 		} else if (strcmp(argv[i], "--help") == 0 ||
-			   strcmp(argv[i], "-h") == 0) {
+		           strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {

@@ -21,17 +21,17 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: posternd [--config FILE] [--foreground]\n"
-		   "       posternd --config FILE --write-default\n"
-		   "       posternd [--config FILE] --inetd smtp\n"
-		   "       posternd --version | --help\n"
-		   "\n"
-		   "  --config FILE    configuration (default "
-		   "/etc/postern/postern.conf)\n"
-		   "  --foreground     stay attached, log to stderr\n"
-		   "  --write-default  write the embedded default "
-		   "configuration to FILE\n"
-		   "                   unless FILE exists, then exit\n"
-		   "  --inetd PROTO    serve one session on stdin/stdout\n");
+	           "       posternd --config FILE --write-default\n"
+	           "       posternd [--config FILE] --inetd smtp\n"
+	           "       posternd --version | --help\n"
+	           "\n"
+	           "  --config FILE    configuration (default "
+	           "/etc/postern/postern.conf)\n"
+	           "  --foreground     stay attached, log to stderr\n"
+	           "  --write-default  write the embedded default "
+	           "configuration to FILE\n"
+	           "                   unless FILE exists, then exit\n"
+	           "  --inetd PROTO    serve one session on stdin/stdout\n");
 }
 
 /* Writes the embedded default configuration to `path` unless it exists. */
@@ -49,7 +49,7 @@ write_default(const char *path)
 		return -1;
 	}
 	fprintf(stderr, "posternd: wrote the default configuration to %s\n",
-		path);
+	        path);
 	return close(fd);
 }
 
@@ -80,7 +80,7 @@ main(int argc, char **argv)
 
 			if (ops == NULL) {
 				fprintf(stderr, "posternd: no role '%s'\n",
-					argv[i + 1]);
+				        argv[i + 1]);
 				return 2;
 			}
 			role_main(ops);
@@ -89,7 +89,7 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "--inetd") == 0 && i + 1 < argc) {
 			inetd = argv[++i];
 		} else if (strcmp(a, "--foreground") == 0 ||
-			   strcmp(a, "-f") == 0) {
+		           strcmp(a, "-f") == 0) {
 			foreground = true;
 		} else if (strcmp(a, "--write-default") == 0) {
 			init = true;

@@ -72,7 +72,7 @@ auth_refresh(const struct config *cfg, bool force)
 	auth.st = st;
 	auth.load_failed = false;
 	log_info("event=users-load file=%s accounts=%zu", cfg->users_file,
-		 passdb_count(db));
+	         passdb_count(db));
 }
 
 static void
@@ -137,8 +137,8 @@ auth_peer(struct role *r, const char *peer, int fd)
 {
 	for (size_t i = 0; i < AUTH_MAX_CLIENTS; i++) {
 		if (auth.clients[i] == NULL) {
-			auth.clients[i] = ipc_new(r->loop, fd, auth_client_msg,
-						  r);
+			auth.clients[i] =
+			        ipc_new(r->loop, fd, auth_client_msg, r);
 			return;
 		}
 	}
@@ -162,9 +162,9 @@ auth_shutdown(struct role *r, uint64_t grace_ms)
 }
 
 const struct role_ops auth_role_ops = {
-	.name = "auth",
-	.start = auth_start,
-	.peer = auth_peer,
-	.reload = auth_reload,
-	.shutdown = auth_shutdown,
+        .name = "auth",
+        .start = auth_start,
+        .peer = auth_peer,
+        .reload = auth_reload,
+        .shutdown = auth_shutdown,
 };

@@ -133,7 +133,7 @@ buf_clear(struct buf *b)
 
 enum buf_line_result
 buf_get_line(struct buf *b, enum buf_eol eol, size_t maxlen,
-	     const char **line_r, size_t *len_r)
+             const char **line_r, size_t *len_r)
 {
 	size_t len = buf_len(b);
 	size_t scan = len < maxlen ? len : maxlen;

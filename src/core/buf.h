@@ -31,11 +31,11 @@ enum buf_eol {
 };
 
 enum buf_line_result {
-	BUF_LINE_OK,	   /* line_r and len_r hold one line, no terminator */
+	BUF_LINE_OK,        /* line_r and len_r hold one line, no terminator */
 	BUF_LINE_NEED_MORE, /* no complete line buffered yet */
-	BUF_LINE_TOO_LONG, /* no line end within `maxlen` bytes */
-	BUF_LINE_BARE_LF,  /* BUF_EOL_CRLF only: line ended by a lone LF; the
-			      line is still returned and consumed */
+	BUF_LINE_TOO_LONG,  /* no line end within `maxlen` bytes */
+	BUF_LINE_BARE_LF,   /* BUF_EOL_CRLF only: line ended by a lone LF; the
+	                       line is still returned and consumed */
 };
 
 /* Initialises an empty buffer that will never hold more than `max`
@@ -62,10 +62,10 @@ size_t buf_room(const struct buf *b);
 /* Appends `len` bytes. Returns -1 (appending nothing) if that would pass
  * `max`. */
 int buf_append(struct buf *b, const void *data, size_t len)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 /* Appends a formatted string; -1 as buf_append. */
 int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), warn_unused_result));
+        __attribute__((format(printf, 2, 3), warn_unused_result));
 
 /*
  * Makes at least `want` (>0) contiguous writable bytes available at the end
@@ -87,8 +87,8 @@ void buf_clear(struct buf *b);
  * including its terminator.
  */
 enum buf_line_result buf_get_line(struct buf *b, enum buf_eol eol,
-				  size_t maxlen, const char **line_r,
-				  size_t *len_r);
+                                  size_t maxlen, const char **line_r,
+                                  size_t *len_r);
 
 /*
  * After BUF_LINE_TOO_LONG: discards bytes up to and including the next LF.

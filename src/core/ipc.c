@@ -24,7 +24,7 @@
 #include "core/xalloc.h"
 #include "log/log.h"
 
-#define IPC_HDR	    24
+#define IPC_HDR     24
 #define IPC_F_FD    0x1u
 #define IPC_MAX_FDS 64
 
@@ -33,7 +33,7 @@ struct ipc_frame {
 	uint8_t *data; /* header + payload */
 	size_t len;
 	size_t off; /* bytes already written */
-	int fd;	    /* attached to the first byte, or -1 */
+	int fd;     /* attached to the first byte, or -1 */
 };
 
 struct ipc {
@@ -148,13 +148,13 @@ ipc_flush(struct ipc *ipc)
 		free(f);
 	}
 	loop_io_set(ipc->io,
-		    LOOP_READ | (ipc->out_head != NULL ? LOOP_WRITE : 0));
+	            LOOP_READ | (ipc->out_head != NULL ? LOOP_WRITE : 0));
 	return 0;
 }
 
 void
-ipc_send(struct ipc *ipc, uint32_t type, uint64_t id, int fd,
-	 const void *data, size_t len)
+ipc_send(struct ipc *ipc, uint32_t type, uint64_t id, int fd, const void *data,
+         size_t len)
 {
 	struct ipc_frame *f;
 	uint32_t hdr[6];
@@ -236,7 +236,7 @@ ipc_dispatch(struct ipc *ipc)
 				      msg.type);
 			msg.fd = ipc->fds[0];
 			memmove(ipc->fds, ipc->fds + 1,
-				--ipc->nfds * sizeof(int));
+			        --ipc->nfds * sizeof(int));
 		}
 		ipc->cb(ipc, &msg, ipc->arg);
 		if (freed)
@@ -259,9 +259,9 @@ ipc_read(struct ipc *ipc)
 		} cm;
 		struct iovec iov = {p, avail};
 		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cm.buf,
-				    .msg_controllen = sizeof(cm.buf)};
+		                    .msg_iovlen = 1,
+		                    .msg_control = cm.buf,
+		                    .msg_controllen = sizeof(cm.buf)};
 		ssize_t n;
 
 		if (avail == 0)
@@ -357,7 +357,7 @@ ipc_put_str(struct ipc_out *o, const char *s)
 
 void
 ipc_send_out(struct ipc *ipc, uint32_t type, uint64_t id, int fd,
-	     struct ipc_out *o)
+             struct ipc_out *o)
 {
 	ipc_send(ipc, type, id, fd, buf_data(&o->b), buf_len(&o->b));
 	buf_clear(&o->b);

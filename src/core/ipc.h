@@ -31,8 +31,7 @@ struct ipc_msg {
 
 /* Called once per complete frame; `msg` == NULL means the peer closed
  * the channel (the callback may free the ipc). */
-typedef void ipc_msg_fn(struct ipc *ipc, const struct ipc_msg *msg,
-			void *arg);
+typedef void ipc_msg_fn(struct ipc *ipc, const struct ipc_msg *msg, void *arg);
 
 /* Takes ownership of the socket `fd` (made non-blocking). */
 struct ipc *ipc_new(struct loop *loop, int fd, ipc_msg_fn *cb, void *arg);
@@ -42,7 +41,7 @@ int ipc_fd(const struct ipc *ipc);
 /* Queues a frame; `fd` (-1 for none) is borrowed and duplicated, so the
  * caller still owns it. Never blocks. */
 void ipc_send(struct ipc *ipc, uint32_t type, uint64_t id, int fd,
-	      const void *data, size_t len);
+              const void *data, size_t len);
 
 /* Payload builder. */
 struct ipc_out {
@@ -59,7 +58,7 @@ void ipc_put_bytes(struct ipc_out *o, const void *s, size_t len);
 void ipc_put_str(struct ipc_out *o, const char *s);
 /* Sends the built payload and resets the builder. */
 void ipc_send_out(struct ipc *ipc, uint32_t type, uint64_t id, int fd,
-		  struct ipc_out *o);
+                  struct ipc_out *o);
 
 /* Payload reader over a received message; every get checks bounds and
  * fails fatally on a short or malformed payload. */

@@ -150,7 +150,7 @@ to_epoll(unsigned events)
 
 struct loop_io *
 loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_fn *cb,
-	    void *arg)
+            void *arg)
 {
 	struct loop_io *io = xmalloc(sizeof(*io));
 	struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
@@ -266,7 +266,7 @@ loop_timer_add(struct loop *loop, uint64_t msec, loop_timer_fn *cb, void *arg)
 	if (loop->nheap == loop->heapcap) {
 		loop->heapcap = loop->heapcap ? loop->heapcap * 2 : 16;
 		loop->heap = xrealloc(loop->heap,
-				      loop->heapcap * sizeof(*loop->heap));
+		                      loop->heapcap * sizeof(*loop->heap));
 	}
 	heap_set(loop, loop->nheap++, t);
 	heap_up(loop, t->slot);
@@ -341,12 +341,12 @@ loop_signal_add(struct loop *loop, int signo, loop_signal_fn *cb, void *arg)
 	if (sigprocmask(SIG_BLOCK, &loop->sigmask, NULL) < 0)
 		fatal_errno("sigprocmask");
 	loop->sigfd = signalfd(loop->sigfd, &loop->sigmask,
-			       SFD_NONBLOCK | SFD_CLOEXEC);
+	                       SFD_NONBLOCK | SFD_CLOEXEC);
 	if (loop->sigfd < 0)
 		fatal_errno("signalfd");
 	if (loop->sigio == NULL)
 		loop->sigio = loop_io_add(loop, loop->sigfd, LOOP_READ,
-					  loop_signal_read, loop);
+		                          loop_signal_read, loop);
 }
 
 /* --- deferred calls and the main loop ---------------------------------- */
@@ -399,7 +399,7 @@ loop_run(struct loop *loop)
 	loop->stop = false;
 	while (!loop->stop) {
 		int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS,
-				   loop_timeout(loop));
+		                   loop_timeout(loop));
 
 		if (n < 0 && errno != EINTR)
 			fatal_errno("epoll_wait");

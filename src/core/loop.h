@@ -42,7 +42,7 @@ uint64_t loop_now(const struct loop *loop);
 /* Watches `fd` (borrowed; the caller closes it after removal) for
  * `events` (LOOP_READ|LOOP_WRITE, may be 0). Returns an owned handle. */
 struct loop_io *loop_io_add(struct loop *loop, int fd, unsigned events,
-			    loop_io_fn *cb, void *arg);
+                            loop_io_fn *cb, void *arg);
 /* Changes the events watched. */
 void loop_io_set(struct loop_io *io, unsigned events);
 unsigned loop_io_events(const struct loop_io *io);
@@ -53,14 +53,14 @@ void loop_io_remove(struct loop_io **iop);
  * becomes invalid once the timer has fired (the callback must clear any
  * stored copy) or been removed. */
 struct loop_timer *loop_timer_add(struct loop *loop, uint64_t msec,
-				  loop_timer_fn *cb, void *arg);
+                                  loop_timer_fn *cb, void *arg);
 /* Cancels a pending timer and clears *tp; accepts NULL. */
 void loop_timer_remove(struct loop_timer **tp);
 
 /* Delivers `signo` through `cb` in loop context (blocks it for normal
  * delivery). One handler per signal. */
 void loop_signal_add(struct loop *loop, int signo, loop_signal_fn *cb,
-		     void *arg);
+                     void *arg);
 
 /* Calls `cb(arg)` after the current dispatch round. */
 void loop_defer(struct loop *loop, loop_defer_fn *cb, void *arg);

@@ -8,12 +8,12 @@
 
 enum msg_type {
 	/* parent -> role (control channel) */
-	MSG_CONFIG = 1,	/* str config text */
-	MSG_LISTENER,	/* fd; u32 proto, str "addr:port" */
-	MSG_PEER,	/* fd; str peer role name ("queue", "auth") */
-	MSG_START,	/* (empty) all set up: drop privileges and serve */
-	MSG_RELOAD,	/* str config text: swap to it */
-	MSG_SHUTDOWN,	/* u64 grace ms: stop accepting, finish, exit */
+	MSG_CONFIG = 1, /* str config text */
+	MSG_LISTENER,   /* fd; u32 proto, str "addr:port" */
+	MSG_PEER,       /* fd; str peer role name ("queue", "auth") */
+	MSG_START,      /* (empty) all set up: drop privileges and serve */
+	MSG_RELOAD,     /* str config text: swap to it */
+	MSG_SHUTDOWN,   /* u64 grace ms: stop accepting, finish, exit */
 
 	/* smtp -> auth, and the reply */
 	MSG_AUTH_LOOKUP = 100, /* str address (lower case) */
@@ -23,9 +23,9 @@ enum msg_type {
 	MSG_QUEUE_OPEN = 200, /* (empty): open a spool file */
 	MSG_QUEUE_OPEN_R,     /* fd (absent on failure); str queue id or "" */
 	MSG_QUEUE_COMMIT,     /* str queue id, u64 size, u64 body offset,
-				 str sender, u32 nrcpt, then per recipient:
-				 u8 kind (QUEUE_RCPT_*), str address,
-				 str mailbox (local: "domain/local") */
+	                         str sender, u32 nrcpt, then per recipient:
+	                         u8 kind (QUEUE_RCPT_*), str address,
+	                         str mailbox (local: "domain/local") */
 	MSG_QUEUE_COMMIT_R,   /* u8 status (QUEUE_STATUS_*), str text */
 	MSG_QUEUE_ABORT,      /* str queue id: discard the spool file */
 };
@@ -36,7 +36,7 @@ enum queue_rcpt_kind {
 };
 
 enum queue_status {
-	QUEUE_STATUS_OK = 0,	   /* durable */
+	QUEUE_STATUS_OK = 0,       /* durable */
 	QUEUE_STATUS_TEMPFAIL = 1, /* 451: try again later */
 	QUEUE_STATUS_PERMFAIL = 2, /* 554: will never be accepted */
 };

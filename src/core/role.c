@@ -60,7 +60,7 @@ role_add_listener(struct role *r, const struct ipc_msg *msg)
 		fatal("listener message without a socket");
 	ipc_in_init(&in, msg);
 	r->listeners = xrealloc(r->listeners,
-				(r->nlisteners + 1) * sizeof(*r->listeners));
+	                        (r->nlisteners + 1) * sizeof(*r->listeners));
 	l = &r->listeners[r->nlisteners++];
 	memset(l, 0, sizeof(*l));
 	l->proto = (enum config_proto)ipc_get_u32(&in);
@@ -179,7 +179,7 @@ role_drop_privileges(struct role *r, const char *root_dir)
 			fatal_errno("chdir %s", root_dir);
 		if (!warned)
 			log_debug("not started as root: keeping uid %ld",
-				  (long)geteuid());
+			          (long)geteuid());
 		warned = true;
 		return;
 	}

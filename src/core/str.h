@@ -16,7 +16,7 @@
  * Returns 0 and sets *value_r, or -1 on any other input or overflow.
  */
 int str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *value_r)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Case-insensitive ASCII comparison of a view with a C string. */
 bool str_eq_ci(const char *s, size_t len, const char *lit);

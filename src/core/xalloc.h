@@ -26,7 +26,7 @@ char *xstrndup(const char *s, size_t n);
 /* Returns an owned formatted string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap)
-	__attribute__((format(printf, 1, 0)));
+        __attribute__((format(printf, 1, 0)));
 
 /* Checked size arithmetic: return false (and leave *r undefined) on
  * overflow. */

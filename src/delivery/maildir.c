@@ -45,7 +45,7 @@ maildir_ensure(const char *mailbox)
 	if (access(path, F_OK) == 0)
 		return 0;
 	snprintf(path, sizeof(path), "mail/%.*s", (int)(slash - mailbox),
-		 mailbox);
+	         mailbox);
 	if (mkdir_exist_ok(path) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "mail/%s", mailbox);
@@ -61,7 +61,7 @@ maildir_ensure(const char *mailbox)
 
 void
 maildir_unique_name(char *out, size_t outsz, const char *hostname,
-		    uint64_t size)
+                    uint64_t size)
 {
 	static unsigned long counter;
 	struct timespec ts;
@@ -72,11 +72,11 @@ maildir_unique_name(char *out, size_t outsz, const char *hostname,
 	 * rule: ':' starts the info, '/' separates directories). */
 	for (i = 0; hostname[i] != '\0' && i < sizeof(host) - 1; i++)
 		host[i] = (hostname[i] == '/' || hostname[i] == ':')
-				  ? '_'
-				  : hostname[i];
+		                  ? '_'
+		                  : hostname[i];
 	host[i] = '\0';
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(out, outsz, "%lld.M%ldP%ldQ%lu.%s,S=%llu",
-		 (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
-		 ++counter, host, (unsigned long long)size);
+	         (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	         ++counter, host, (unsigned long long)size);
 }

@@ -21,11 +21,10 @@ bool maildir_mailbox_valid(const char *mailbox);
 
 /* Makes mail/<mailbox>/{tmp,new,cur} (mode 0700) where missing.
  * Returns 0 or -1 with errno set. */
-int maildir_ensure(const char *mailbox)
-	__attribute__((warn_unused_result));
+int maildir_ensure(const char *mailbox) __attribute__((warn_unused_result));
 
 /* Writes a unique file name for a message of `size` bytes into `out`. */
 void maildir_unique_name(char *out, size_t outsz, const char *hostname,
-			 uint64_t size);
+                         uint64_t size);
 
 #endif

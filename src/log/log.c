@@ -18,8 +18,7 @@ static bool log_to_stderr = true;
 static enum log_level log_min = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
-static const int level_syslog[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING,
-				   LOG_ERR};
+static const int level_syslog[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
 
 void
 log_init(const char *role, bool to_stderr, enum log_level level)
@@ -63,7 +62,7 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 		return;
 	if (errnum != 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
-			 strerror(errnum));
+		         strerror(errnum));
 	if (log_to_stderr) {
 		char ts[32];
 		struct timespec now;
@@ -73,8 +72,8 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 		gmtime_r(&now.tv_sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
-			now.tv_nsec / 1000000, log_role, (long)getpid(),
-			level_names[level], msg);
+		        now.tv_nsec / 1000000, log_role, (long)getpid(),
+		        level_names[level], msg);
 	} else {
 		syslog(level_syslog[level], "%s: %s: %s", log_role,
 		       level_names[level], msg);

@@ -39,8 +39,7 @@ void log_err_errno(const char *fmt, ...) LOG_FMT(1, 2);
 
 /* The environment is broken: log and exit(1); the parent restarts us. */
 void fatal(const char *fmt, ...) LOG_FMT(1, 2) __attribute__((noreturn));
-void fatal_errno(const char *fmt, ...) LOG_FMT(1, 2)
-	__attribute__((noreturn));
+void fatal_errno(const char *fmt, ...) LOG_FMT(1, 2) __attribute__((noreturn));
 /* A bug: log and abort() for a core file. */
 void panic(const char *fmt, ...) LOG_FMT(1, 2) __attribute__((noreturn));
 

@@ -108,7 +108,7 @@ parent_bind(const struct config_listen *l, const char **error_r)
 		sslen = sizeof(*s4);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	            0);
 	if (fd < 0) {
 		*error_r = strerror(errno);
 		return -1;
@@ -116,7 +116,7 @@ parent_bind(const struct config_listen *l, const char **error_r)
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-				 sizeof(on));
+		                 sizeof(on));
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 ||
 	    listen(fd, 512) < 0) {
 		*error_r = strerror(errno);
@@ -151,20 +151,19 @@ parent_bind_all(struct parent *pa)
 
 		if (!parent_role_serves("smtp", l->proto)) {
 			log_info("listener proto=%s addr=%s:%u not served yet",
-				 config_proto_name(l->proto), l->addr,
-				 l->port);
+			         config_proto_name(l->proto), l->addr, l->port);
 			continue;
 		}
 		fd = parent_bind(l, &err);
 		if (fd < 0) {
 			log_err("cannot listen on %s:%u (%s): %s", l->addr,
-				l->port, config_proto_name(l->proto), err);
+			        l->port, config_proto_name(l->proto), err);
 			return -1;
 		}
 		pa->listeners[pa->nlisteners].cfg = *l;
 		pa->listeners[pa->nlisteners++].fd = fd;
 		log_info("listening proto=%s addr=%s port=%u",
-			 config_proto_name(l->proto), l->addr, l->port);
+		         config_proto_name(l->proto), l->addr, l->port);
 	}
 	return 0;
 }
@@ -201,8 +200,8 @@ parent_prepare_dirs(const struct config *cfg)
 
 		if (pw == NULL) {
 			log_err("run_user '%s' does not exist (create it, "
-				"or set run_user in %s)",
-				cfg->run_user, cfg->path);
+			        "or set run_user in %s)",
+			        cfg->run_user, cfg->path);
 			return -1;
 		}
 		uid = pw->pw_uid;
@@ -241,12 +240,12 @@ parent_prepare_tls(const struct config *cfg)
 	    access(cfg->tls_key, F_OK) == 0)
 		return 0;
 	if (tls_make_self_signed(cfg->tls_cert, cfg->tls_key, cfg->hostname,
-				 &err) < 0) {
+	                         &err) < 0) {
 		log_err("cannot make a self-signed certificate: %s", err);
 		return -1;
 	}
-	log_info("made a self-signed certificate cert=%s key=%s",
-		 cfg->tls_cert, cfg->tls_key);
+	log_info("made a self-signed certificate cert=%s key=%s", cfg->tls_cert,
+	         cfg->tls_key);
 	return 0;
 }
 
@@ -362,7 +361,7 @@ proc_spawn(struct proc *p)
 	p->started_at = loop_now(pa->loop);
 	p->ctl = ipc_new(pa->loop, sv[0], proc_ctl, p);
 	log_info("started role=%s index=%u pid=%ld", p->role, p->index,
-		 (long)pid);
+	         (long)pid);
 	proc_send_config(p, MSG_CONFIG);
 	for (size_t i = 0; i < pa->nlisteners; i++) {
 		const struct parent_listener *l = &pa->listeners[i];
@@ -371,8 +370,7 @@ proc_spawn(struct proc *p)
 
 		if (!parent_role_serves(p->role, l->cfg.proto))
 			continue;
-		snprintf(name, sizeof(name), "%s:%u", l->cfg.addr,
-			 l->cfg.port);
+		snprintf(name, sizeof(name), "%s:%u", l->cfg.addr, l->cfg.port);
 		ipc_out_init(&o);
 		ipc_put_u32(&o, (uint32_t)l->cfg.proto);
 		ipc_put_str(&o, name);
@@ -421,10 +419,10 @@ proc_exited(struct parent *pa, pid_t pid, int status)
 	ipc_free(&p->ctl);
 	if (WIFSIGNALED(status))
 		log_info("role=%s pid=%ld event=exit signal=%d", p->role,
-			 (long)pid, WTERMSIG(status));
+		         (long)pid, WTERMSIG(status));
 	else
 		log_info("role=%s pid=%ld event=exit status=%d", p->role,
-			 (long)pid, WEXITSTATUS(status));
+		         (long)pid, WEXITSTATUS(status));
 	if (pa->stopping) {
 		parent_stop_backends(pa);
 		if (parent_all_stopped(pa))
@@ -441,9 +439,9 @@ proc_exited(struct parent *pa, pid_t pid, int status)
 	if (p->backoff_ms > PARENT_BACKOFF_MAX_MS)
 		p->backoff_ms = PARENT_BACKOFF_MAX_MS;
 	log_info("role=%s event=restart delay_ms=%llu", p->role,
-		 (unsigned long long)p->backoff_ms);
-	p->restart = loop_timer_add(pa->loop, p->backoff_ms,
-				    proc_restart_timer, p);
+	         (unsigned long long)p->backoff_ms);
+	p->restart =
+	        loop_timer_add(pa->loop, p->backoff_ms, proc_restart_timer, p);
 }
 
 static void
@@ -458,7 +456,8 @@ parent_sigchld(void *arg, int signo)
 		proc_exited(pa, pid, status);
 }
 
-/* --- shutdown and reload ---------------------------------------------------- */
+/* --- shutdown and reload ----------------------------------------------------
+ */
 
 static void
 proc_shutdown(struct proc *p, uint64_t grace_ms)
@@ -497,7 +496,7 @@ parent_kill_timer(void *arg)
 	for (size_t i = 0; i < pa->nprocs; i++) {
 		if (pa->procs[i].pid != 0) {
 			log_warn("role=%s pid=%ld did not stop: killing",
-				 pa->procs[i].role, (long)pa->procs[i].pid);
+			         pa->procs[i].role, (long)pa->procs[i].pid);
 			kill(pa->procs[i].pid, SIGKILL);
 		}
 	}
@@ -511,7 +510,7 @@ parent_sigterm(void *arg, int signo)
 	if (pa->stopping)
 		return;
 	log_info("event=shutdown signal=%d grace_ms=%llu", signo,
-		 (unsigned long long)pa->cfg->shutdown_timeout_ms);
+	         (unsigned long long)pa->cfg->shutdown_timeout_ms);
 	pa->stopping = true;
 	for (size_t i = 0; i < pa->nlisteners; i++)
 		close(pa->listeners[i].fd);
@@ -519,12 +518,12 @@ parent_sigterm(void *arg, int signo)
 	for (size_t i = 0; i < pa->nprocs; i++) {
 		if (strcmp(pa->procs[i].role, "smtp") == 0)
 			proc_shutdown(&pa->procs[i],
-				      pa->cfg->shutdown_timeout_ms);
+			              pa->cfg->shutdown_timeout_ms);
 	}
 	parent_stop_backends(pa);
-	pa->kill_timer = loop_timer_add(pa->loop,
-					pa->cfg->shutdown_timeout_ms + 5000,
-					parent_kill_timer, pa);
+	pa->kill_timer =
+	        loop_timer_add(pa->loop, pa->cfg->shutdown_timeout_ms + 5000,
+	                       parent_kill_timer, pa);
 	if (parent_all_stopped(pa))
 		loop_stop(pa->loop);
 }
@@ -554,14 +553,14 @@ parent_sighup(void *arg, int signo)
 	cfg = config_load(pa->config_path, &err);
 	if (cfg == NULL) {
 		log_err("event=reload result=refused keeping the running "
-			"configuration: %s",
-			err);
+		        "configuration: %s",
+		        err);
 		free(err);
 		return;
 	}
 	if (!parent_same_listeners(pa->cfg, cfg))
 		log_warn("event=reload listener changes take effect at the "
-			 "next restart");
+		         "next restart");
 	if (parent_prepare_dirs(cfg) < 0 || parent_prepare_tls(cfg) < 0) {
 		log_err("event=reload result=refused");
 		config_free(&cfg);
@@ -583,7 +582,8 @@ parent_sighup(void *arg, int signo)
 	log_info("event=reload result=ok config=%s", pa->config_path);
 }
 
-/* --- entry ------------------------------------------------------------------- */
+/* --- entry -------------------------------------------------------------------
+ */
 
 static void
 parent_add_proc(struct parent *pa, const char *role, unsigned index)
@@ -628,7 +628,7 @@ parent_main(const char *config_path, bool foreground)
 		return 1;
 	}
 	log_init("parent", foreground || !pa.cfg->log_syslog,
-		 pa.cfg->log_level);
+	         pa.cfg->log_level);
 	if (parent_prepare_dirs(pa.cfg) < 0 || parent_prepare_tls(pa.cfg) < 0)
 		return 1;
 	pa.loop = loop_new();
@@ -644,7 +644,7 @@ parent_main(const char *config_path, bool foreground)
 	loop_signal_add(pa.loop, SIGINT, parent_sigterm, &pa);
 	loop_signal_add(pa.loop, SIGHUP, parent_sighup, &pa);
 	log_info("event=start version=%s config=%s hostname=%s",
-		 POSTERN_VERSION, pa.cfg->path, pa.cfg->hostname);
+	         POSTERN_VERSION, pa.cfg->path, pa.cfg->hostname);
 	parent_add_proc(&pa, "queue", 0);
 	parent_add_proc(&pa, "auth", 0);
 	for (unsigned i = 0, n = parent_smtp_workers(pa.cfg); i < n; i++)
@@ -657,7 +657,8 @@ parent_main(const char *config_path, bool foreground)
 	return 0;
 }
 
-/* --- inetd mode ----------------------------------------------------------------- */
+/* --- inetd mode
+ * ----------------------------------------------------------------- */
 
 /* Starts `p` and gives it one end of a new channel named "smtp"; returns
  * the other end. */

@@ -39,8 +39,8 @@
 #include "log/log.h"
 
 #define QUEUE_MAX_CLIENTS 256
-#define QUEUE_MAX_RCPTS	  100000
-#define QUEUE_ID_LEN	  16
+#define QUEUE_MAX_RCPTS   100000
+#define QUEUE_ID_LEN      16
 
 enum spool_stage {
 	SPOOL_OPEN,    /* handed to a session, being written */
@@ -172,8 +172,7 @@ queue_open(struct queue_client *c, const struct ipc_msg *msg)
 		for (size_t i = 0; i < sizeof(rnd); i++)
 			snprintf(f->id + 2 * i, 3, "%02X", rnd[i]);
 		spool_path(path, sizeof(path), f->id);
-		f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			     0600);
+		f->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (f->fd < 0 && errno != EEXIST)
 			break;
 	}
@@ -266,11 +265,11 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 	ipc_in_end(&in);
 	if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size != f->size) {
 		log_err("msg=%s size mismatch: session says %llu, file has "
-			"%lld",
-			f->id, (unsigned long long)f->size,
-			(long long)st.st_size);
+		        "%lld",
+		        f->id, (unsigned long long)f->size,
+		        (long long)st.st_size);
 		queue_reply(f, QUEUE_STATUS_TEMPFAIL,
-			    "451 4.3.0 Local error in processing");
+		            "451 4.3.0 Local error in processing");
 		client_unlist(f);
 		spool_file_free(f);
 		return;
@@ -292,7 +291,7 @@ spool_unlink_links(struct spool_file *f)
 	for (size_t i = 0; i < f->nrcpts; i++) {
 		if (f->rcpts[i].link != NULL && unlink(f->rcpts[i].link) < 0)
 			log_err_errno("msg=%s unlink %s", f->id,
-				      f->rcpts[i].link);
+			              f->rcpts[i].link);
 		XFREE(f->rcpts[i].link);
 	}
 }
@@ -309,15 +308,15 @@ spool_link(struct spool_file *f, const char *hostname)
 
 		if (maildir_ensure(f->rcpts[i].mailbox) < 0) {
 			log_err_errno("msg=%s mailbox=%s create", f->id,
-				      f->rcpts[i].mailbox);
+			              f->rcpts[i].mailbox);
 			return -1;
 		}
 		maildir_unique_name(name, sizeof(name), hostname, f->size);
 		f->rcpts[i].link =
-			xasprintf("mail/%s/new/%s", f->rcpts[i].mailbox, name);
+		        xasprintf("mail/%s/new/%s", f->rcpts[i].mailbox, name);
 		if (link(src, f->rcpts[i].link) < 0) {
 			log_err_errno("msg=%s link %s", f->id,
-				      f->rcpts[i].link);
+			              f->rcpts[i].link);
 			XFREE(f->rcpts[i].link);
 			return -1;
 		}
@@ -374,16 +373,16 @@ queue_cycle(void *arg)
 		if (!ok) {
 			spool_unlink_links(f);
 			spool_done(f, QUEUE_STATUS_TEMPFAIL,
-				   "451 4.3.0 Local error: could not flush "
-				   "the message to disk");
+			           "451 4.3.0 Local error: could not flush "
+			           "the message to disk");
 			continue;
 		}
 		for (size_t i = 0; i < f->nrcpts; i++)
 			log_info("msg=%s event=delivered to=<%s> mailbox=%s "
-				 "size=%llu",
-				 f->id, f->rcpts[i].address,
-				 f->rcpts[i].mailbox,
-				 (unsigned long long)f->size);
+			         "size=%llu",
+			         f->id, f->rcpts[i].address,
+			         f->rcpts[i].mailbox,
+			         (unsigned long long)f->size);
 		spool_done(f, QUEUE_STATUS_OK, "");
 	}
 	while (written != NULL) {
@@ -395,11 +394,11 @@ queue_cycle(void *arg)
 
 			spool_unlink_links(f);
 			spool_done(f, QUEUE_STATUS_TEMPFAIL,
-				   err == ENOSPC || err == EDQUOT
-					   ? "452 4.3.1 Insufficient system "
-					     "storage"
-					   : "451 4.3.0 Local error in "
-					     "processing");
+			           err == ENOSPC || err == EDQUOT
+			                   ? "452 4.3.1 Insufficient system "
+			                     "storage"
+			                   : "451 4.3.0 Local error in "
+			                     "processing");
 			continue;
 		}
 		f->stage = SPOOL_LINKED;
@@ -420,7 +419,8 @@ queue_schedule(void)
 		q.cycle = loop_timer_add(q.role->loop, 0, queue_cycle, NULL);
 }
 
-/* --- clients ---------------------------------------------------------------- */
+/* --- clients ----------------------------------------------------------------
+ */
 
 static void
 queue_client_gone(struct queue_client *c)
@@ -464,7 +464,8 @@ queue_client_msg(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
 	}
 }
 
-/* --- recovery and role glue ---------------------------------------------------- */
+/* --- recovery and role glue
+ * ---------------------------------------------------- */
 
 /* Spool files left by a crash were never acknowledged: remove them. A
  * file another queue process (inetd mode) still holds is locked and kept. */
@@ -494,7 +495,7 @@ queue_recover(void)
 	closedir(d);
 	if (removed > 0)
 		log_info("event=recover removed=%u unacknowledged spool files",
-			 removed);
+		         removed);
 }
 
 static void
@@ -526,9 +527,8 @@ queue_peer(struct role *r, const char *peer, int fd)
 {
 	for (size_t i = 0; i < QUEUE_MAX_CLIENTS; i++) {
 		if (q.clients[i].ipc == NULL) {
-			q.clients[i].ipc =
-				ipc_new(r->loop, fd, queue_client_msg,
-					&q.clients[i]);
+			q.clients[i].ipc = ipc_new(
+			        r->loop, fd, queue_client_msg, &q.clients[i]);
 			return;
 		}
 	}
@@ -556,9 +556,9 @@ queue_shutdown(struct role *r, uint64_t grace_ms)
 }
 
 const struct role_ops queue_role_ops = {
-	.name = "queue",
-	.start = queue_start,
-	.peer = queue_peer,
-	.reload = queue_reload,
-	.shutdown = queue_shutdown,
+        .name = "queue",
+        .start = queue_start,
+        .peer = queue_peer,
+        .reload = queue_reload,
+        .shutdown = queue_shutdown,
 };
