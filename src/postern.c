@@ -21,6 +21,7 @@ usage(FILE *f)
 	        "  user passwd ADDRESS [--password-stdin]\n"
 	        "  user del ADDRESS\n"
 	        "  user list\n"
+	        "  queue list                   show the queue (also: mailq)\n"
 	        "  version                      print the version\n"
 	        "\n"
 	        "The configuration defaults to $POSTERN_CONFIG, then %s.\n",
@@ -31,11 +32,21 @@ int
 main(int argc, char **argv)
 {
 	const char *config = getenv("POSTERN_CONFIG");
+	const char *name;
 	int i = 1;
 
 	log_init("postern", true, LOG_LEVEL_WARN);
 	if (config == NULL || *config == '\0')
 		config = CLI_DEFAULT_CONFIG;
+	/* The classic names (symbolic links to this program). */
+	name = strrchr(argv[0], '/');
+	name = name != NULL ? name + 1 : argv[0];
+	if (strcmp(name, "mailq") == 0) {
+		char list[] = "list";
+		char *qargv[] = {list, list, NULL};
+
+		return cli_queue(config, 1, qargv);
+	}
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config = argv[i + 1];
@@ -60,6 +71,8 @@ main(int argc, char **argv)
 		return cli_check(config, argc - i, argv + i);
 	if (strcmp(argv[i], "user") == 0)
 		return cli_user(config, argc - i, argv + i);
+	if (strcmp(argv[i], "queue") == 0)
+		return cli_queue(config, argc - i, argv + i);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("postern %s\n", POSTERN_VERSION);
 		return 0;

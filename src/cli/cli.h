@@ -13,6 +13,9 @@ int cli_check(const char *config_path, int argc, char **argv);
 /* postern user add|passwd|del|list ... */
 int cli_user(const char *config_path, int argc, char **argv);
 
+/* postern queue [list]: the messages queued for remote delivery */
+int cli_queue(const char *config_path, int argc, char **argv);
+
 /* The configuration used when neither --config nor $POSTERN_CONFIG is
  * given. */
 #define CLI_DEFAULT_CONFIG "/etc/postern/postern.conf"

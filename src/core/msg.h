@@ -23,9 +23,11 @@ enum msg_type {
 	MSG_QUEUE_OPEN = 200, /* (empty): open a spool file */
 	MSG_QUEUE_OPEN_R,     /* fd (absent on failure); str queue id or "" */
 	MSG_QUEUE_COMMIT,     /* str queue id, u64 size, u64 body offset,
-	                         str sender, u32 nrcpt, then per recipient:
-	                         u8 kind (QUEUE_RCPT_*), str address,
-	                         str mailbox (local: "domain/local") */
+	                         str sender, u8 ret (envelope_ret), str envid,
+	                         u8 flags (QUEUE_F_*), u32 nrcpt, then per
+	                         recipient: u8 kind (QUEUE_RCPT_*), str address,
+	                         str mailbox (local: "domain/local", remote:
+	                         ""), u32 notify (SMTP_NOTIFY_*), str orcpt */
 	MSG_QUEUE_COMMIT_R,   /* u8 status (QUEUE_STATUS_*), str text */
 	MSG_QUEUE_ABORT,      /* str queue id: discard the spool file */
 };
@@ -34,6 +36,10 @@ enum queue_rcpt_kind {
 	QUEUE_RCPT_LOCAL = 1,
 	QUEUE_RCPT_REMOTE = 2,
 };
+
+/* Message flags of MSG_QUEUE_COMMIT. */
+#define QUEUE_F_SMTPUTF8 0x1u
+#define QUEUE_F_8BIT     0x2u
 
 enum queue_status {
 	QUEUE_STATUS_OK = 0,       /* durable */

@@ -31,11 +31,14 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/msg.h"
+#include "core/str.h"
 #include "core/xalloc.h"
 #include "delivery/maildir.h"
+#include "queue/envelope.h"
 #include "log/log.h"
 
 #define QUEUE_MAX_CLIENTS 256
@@ -65,8 +68,10 @@ struct spool_file {
 	uint64_t size;
 	bool unlinked;
 	char *sender;
-	struct spool_rcpt *rcpts;
+	struct spool_rcpt *rcpts; /* local recipients */
 	size_t nrcpts;
+	struct envelope *env; /* remote recipients, or NULL */
+	bool queued;          /* spool/msg/ID and spool/env/ID exist */
 };
 
 struct queue_client {
@@ -121,6 +126,7 @@ spool_file_free(struct spool_file *f)
 	}
 	free(f->rcpts);
 	free(f->sender);
+	envelope_free(&f->env);
 	free(f);
 }
 
@@ -232,8 +238,10 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 {
 	struct ipc_in in;
 	struct spool_file *f;
-	char *id;
+	char *id, *envid;
 	uint32_t n;
+	uint8_t ret, flags;
+	uint64_t body_offset;
 	struct stat st;
 
 	ipc_in_init(&in, msg);
@@ -245,23 +253,55 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		      "hold open");
 	f->reply_id = msg->id;
 	f->size = ipc_get_u64(&in);
-	(void)ipc_get_u64(&in); /* body offset: used by remote delivery */
+	body_offset = ipc_get_u64(&in);
 	f->sender = ipc_get_str(&in);
+	ret = ipc_get_u8(&in);
+	envid = ipc_get_str(&in);
+	flags = ipc_get_u8(&in);
 	n = ipc_get_u32(&in);
-	if (n == 0 || n > QUEUE_MAX_RCPTS)
-		fatal("queue: commit with %u recipients", n);
+	if (n == 0 || n > QUEUE_MAX_RCPTS || ret > ENVELOPE_RET_HDRS)
+		fatal("queue: commit with %u recipients, ret %u", n, ret);
 	f->rcpts = xcalloc(n, sizeof(*f->rcpts));
-	f->nrcpts = n;
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t kind = ipc_get_u8(&in);
+		char *address = ipc_get_str(&in);
+		char *mailbox = ipc_get_str(&in);
+		uint32_t notify = ipc_get_u32(&in);
+		char *orcpt = ipc_get_str(&in);
 
-		f->rcpts[i].address = ipc_get_str(&in);
-		f->rcpts[i].mailbox = ipc_get_str(&in);
-		if (kind != QUEUE_RCPT_LOCAL ||
-		    !maildir_mailbox_valid(f->rcpts[i].mailbox))
+		if (kind == QUEUE_RCPT_LOCAL &&
+		    maildir_mailbox_valid(mailbox)) {
+			f->rcpts[f->nrcpts].address = address;
+			f->rcpts[f->nrcpts++].mailbox = mailbox;
+			free(orcpt);
+			continue;
+		}
+		if (kind != QUEUE_RCPT_REMOTE || address[0] == '\0')
 			fatal("queue: bad recipient kind=%u mailbox=%s", kind,
-			      f->rcpts[i].mailbox);
+			      mailbox);
+		if (f->env == NULL) {
+			f->env = envelope_new();
+			str_copy(f->env->id, sizeof(f->env->id), f->id);
+			f->env->created = (int64_t)time(NULL);
+			free(f->env->sender);
+			f->env->sender = xstrdup(f->sender);
+			f->env->size = f->size;
+			f->env->body_offset = body_offset;
+			f->env->ret = (enum envelope_ret)ret;
+			free(f->env->envid);
+			f->env->envid = xstrdup(envid);
+			f->env->smtputf8 = (flags & QUEUE_F_SMTPUTF8) != 0;
+			f->env->eightbit = (flags & QUEUE_F_8BIT) != 0;
+		}
+		struct envelope_rcpt *r = envelope_add_rcpt(f->env, address);
+
+		r->notify = notify;
+		free(r->orcpt);
+		r->orcpt = orcpt;
+		free(address);
+		free(mailbox);
 	}
+	free(envid);
 	ipc_in_end(&in);
 	if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size != f->size) {
 		log_err("msg=%s size mismatch: session says %llu, file has "
@@ -283,8 +323,8 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 
 /* --- the flush cycle ------------------------------------------------------ */
 
-/* Removes the Maildir entries made for `f` (delivery failed before the
- * 250, so none must survive to be delivered twice). */
+/* Removes the entries made for `f` in mailboxes and the queue (delivery
+ * failed before the 250, so none must survive to be delivered twice). */
 static void
 spool_unlink_links(struct spool_file *f)
 {
@@ -294,9 +334,79 @@ spool_unlink_links(struct spool_file *f)
 			              f->rcpts[i].link);
 		XFREE(f->rcpts[i].link);
 	}
+	if (f->queued) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "spool/env/%s", f->id);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_err_errno("msg=%s unlink %s", f->id, path);
+		snprintf(path, sizeof(path), "spool/msg/%s", f->id);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_err_errno("msg=%s unlink %s", f->id, path);
+		f->queued = false;
+	}
 }
 
-/* Links the flushed spool file into every recipient's new/. */
+/* Writes `data` to `path` through a temporary name (O_EXCL, then rename),
+ * so a reader never sees a partial file. The flush cycle makes it
+ * durable. */
+static int
+write_atomic(const char *path, const char *data, size_t len)
+{
+	char tmp[96];
+	int fd;
+	ssize_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, len);
+	if (n != (ssize_t)len || close(fd) < 0) {
+		int err = n < 0 ? errno : ENOSPC;
+
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		int err = errno;
+
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Queues the message for its remote recipients: spool/msg/ID (a link to
+ * the flushed data) and then spool/env/ID, which makes it visible to the
+ * queue runner (docs/queue.md). */
+static int
+spool_enqueue(struct spool_file *f)
+{
+	char src[64], msgpath[64], envpath[64], *text;
+	size_t len;
+	int rc;
+
+	spool_path(src, sizeof(src), f->id);
+	snprintf(msgpath, sizeof(msgpath), "spool/msg/%s", f->id);
+	snprintf(envpath, sizeof(envpath), "spool/env/%s", f->id);
+	if (link(src, msgpath) < 0) {
+		log_err_errno("msg=%s link %s", f->id, msgpath);
+		return -1;
+	}
+	f->queued = true;
+	text = envelope_serialize(f->env, &len);
+	rc = write_atomic(envpath, text, len);
+	free(text);
+	if (rc < 0)
+		log_err_errno("msg=%s write %s", f->id, envpath);
+	return rc;
+}
+
+/* Links the flushed spool file into every local recipient's new/, and
+ * queues it for the remote ones. */
 static int
 spool_link(struct spool_file *f, const char *hostname)
 {
@@ -321,6 +431,8 @@ spool_link(struct spool_file *f, const char *hostname)
 			return -1;
 		}
 	}
+	if (f->env != NULL)
+		return spool_enqueue(f);
 	return 0;
 }
 
@@ -498,6 +610,60 @@ queue_recover(void)
 		         removed);
 }
 
+/* A queued message is spool/msg/ID plus spool/env/ID (docs/queue.md).
+ * A message without its envelope, or a temporary envelope, was never
+ * acknowledged: remove it. An envelope without its message, or one that
+ * does not parse, is moved to spool/corrupt/ for the administrator. */
+static void
+queue_recover_queued(void)
+{
+	DIR *d = opendir("spool/env");
+	struct dirent *de;
+	unsigned corrupt = 0, removed = 0, queued = 0;
+
+	if (d == NULL)
+		fatal_errno("opendir spool/env");
+	while ((de = readdir(d)) != NULL) {
+		char env[300], msg[300], bad[300];
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(env, sizeof(env), "spool/env/%s", de->d_name);
+		if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
+			removed += unlink(env) == 0;
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "spool/msg/%s", de->d_name);
+		if (access(msg, F_OK) == 0) {
+			queued++;
+			continue;
+		}
+		snprintf(bad, sizeof(bad), "spool/corrupt/%s", de->d_name);
+		if (rename(env, bad) == 0)
+			corrupt++;
+		log_err("msg=%s event=quarantined reason=no-message-file",
+		        de->d_name);
+	}
+	closedir(d);
+	d = opendir("spool/msg");
+	if (d == NULL)
+		fatal_errno("opendir spool/msg");
+	while ((de = readdir(d)) != NULL) {
+		char env[300], msg[300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(env, sizeof(env), "spool/env/%s", de->d_name);
+		snprintf(msg, sizeof(msg), "spool/msg/%s", de->d_name);
+		if (access(env, F_OK) < 0 && errno == ENOENT)
+			removed += unlink(msg) == 0;
+	}
+	closedir(d);
+	log_info("event=recover queued=%u removed=%u quarantined=%u", queued,
+	         removed, corrupt);
+}
+
 static void
 queue_start(struct role *r)
 {
@@ -508,8 +674,13 @@ queue_start(struct role *r)
 	q.linked_tail = &q.linked;
 	q.mail_fd = -1;
 	role_drop_privileges(r, r->cfg->data_dir);
-	if (mkdir("spool/tmp", 0700) < 0 && errno != EEXIST)
-		fatal_errno("mkdir spool/tmp");
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const dirs[] = {
+		        "spool/tmp", "spool/msg", "spool/env", "spool/corrupt"};
+
+		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+			fatal_errno("mkdir %s", dirs[i]);
+	}
 	q.spool_fd = open("spool", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (q.spool_fd < 0 || fstat(q.spool_fd, &st_spool) < 0)
 		fatal_errno("open spool");
@@ -520,6 +691,7 @@ queue_start(struct role *r)
 		fatal("spool/ and mail/ must be on the same file system");
 	}
 	queue_recover();
+	queue_recover_queued();
 }
 
 static void

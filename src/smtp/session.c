@@ -34,6 +34,7 @@
 #include "smtp/addr.h"
 #include "smtp/cmd_parse.h"
 #include "smtp/data.h"
+#include "queue/envelope.h"
 
 /* Input bound: pipelined commands, or a DATA chunk in flight. */
 #define SMTP_INPUT_MAX (64 * 1024)
@@ -62,7 +63,9 @@ enum smtp_wait {
 
 struct smtp_rcpt {
 	char *address; /* as given, for logs and Received: for */
-	char *mailbox; /* "domain/local" of the local account */
+	char *mailbox; /* "domain/local" of the local account; NULL: remote */
+	unsigned notify;
+	char *orcpt;
 };
 
 struct smtp_tx {
@@ -91,6 +94,7 @@ struct smtp_session {
 	enum smtp_wait wait;
 	char addr[INET6_ADDRSTRLEN + 8];
 	bool is_loopback;
+	bool may_relay; /* in relay_network (or, later, authenticated) */
 	char helo[SMTP_DOMAIN_MAX + 1];
 	bool esmtp;
 	bool skipping; /* discarding the rest of an over-long line */
@@ -201,6 +205,7 @@ smtp_tx_free(struct smtp_session *s)
 	for (size_t i = 0; i < tx->nrcpts; i++) {
 		free(tx->rcpts[i].address);
 		free(tx->rcpts[i].mailbox);
+		free(tx->rcpts[i].orcpt);
 	}
 	free(tx->rcpts);
 	buf_deinit(&tx->out);
@@ -330,6 +335,23 @@ smtp_rcpt_lookup(struct smtp_session *s, const char *address)
 	smtp_wait(s, SMTP_WAIT_AUTH);
 }
 
+/* Adds an accepted recipient to the transaction and answers 250. */
+static void
+smtp_rcpt_accept(struct smtp_session *s, const char *address, char *mailbox)
+{
+	struct smtp_tx *tx = s->tx;
+	struct smtp_rcpt *r;
+
+	tx->rcpts = xrealloc(tx->rcpts, (tx->nrcpts + 1) * sizeof(*tx->rcpts));
+	r = &tx->rcpts[tx->nrcpts++];
+	r->address = xstrdup(address);
+	r->mailbox = mailbox;
+	r->notify = tx->pending.notify;
+	r->orcpt = xstrdup(tx->pending.has_orcpt ? tx->pending.orcpt : "");
+	smtp_set_state(s, SMTP_S_RCPT);
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
 static void
 smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -361,14 +383,22 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		 * postmaster. */
 		str_copy(p->domain, sizeof(p->domain), cfg->domains[0]);
 	}
+	if (smtp_path_format(p, address, sizeof(address)) < 0) {
+		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
 	if (p->is_literal || !config_is_local_domain(cfg, p->domain)) {
-		/* XXX(#4): remote recipients go to the queue once relaying
-		 * lands; until then nothing leaves this host. */
-		smtp_reply(s, "554 5.7.1 <%s@%s>: Relay access denied",
-		           p->local, p->domain);
-		log_info("session=%016llx event=rcpt-refused reason=relay "
-		         "domain=%s",
-		         (unsigned long long)s->id, p->domain);
+		/* No open relay: other destinations only for clients the
+		 * configuration trusts (RFC 5321 3.6.2, RFC 6409). */
+		if (!s->may_relay) {
+			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
+			           address);
+			log_info("session=%016llx event=rcpt-refused "
+			         "reason=relay to=<%s>",
+			         (unsigned long long)s->id, address);
+			return;
+		}
+		smtp_rcpt_accept(s, address, NULL);
 		return;
 	}
 	if (smtp_path_format(p, address, sizeof(address)) < 0) {
@@ -386,7 +416,6 @@ smtp_rcpt_result(struct smtp_session *s, const struct ipc_msg *msg)
 	struct ipc_in in;
 	uint8_t status;
 	char *canonical, *at;
-	struct smtp_rcpt *r;
 	char shown[SMTP_ADDR_PATH_MAX + 1];
 
 	ipc_in_init(&in, msg);
@@ -411,14 +440,9 @@ smtp_rcpt_result(struct smtp_session *s, const struct ipc_msg *msg)
 		         "to=<%s>",
 		         (unsigned long long)s->id, canonical);
 	} else {
-		tx->rcpts = xrealloc(tx->rcpts,
-		                     (tx->nrcpts + 1) * sizeof(*tx->rcpts));
-		r = &tx->rcpts[tx->nrcpts++];
-		r->address = xstrdup(shown);
 		*at = '\0';
-		r->mailbox = xasprintf("%s/%s", at + 1, canonical);
-		smtp_set_state(s, SMTP_S_RCPT);
-		smtp_reply(s, "250 2.1.5 Ok");
+		smtp_rcpt_accept(s, shown,
+		                 xasprintf("%s/%s", at + 1, canonical));
 	}
 	free(canonical);
 }
@@ -707,11 +731,25 @@ smtp_data_end(struct smtp_session *s)
 	ipc_put_u64(&o, tx->written);
 	ipc_put_u64(&o, tx->body_offset);
 	ipc_put_str(&o, tx->sender);
+	ipc_put_u8(&o, tx->mail.ret == SMTP_RET_FULL   ? ENVELOPE_RET_FULL
+	               : tx->mail.ret == SMTP_RET_HDRS ? ENVELOPE_RET_HDRS
+	                                               : ENVELOPE_RET_DEFAULT);
+	ipc_put_str(&o, tx->mail.has_envid ? tx->mail.envid : "");
+	ipc_put_u8(&o, (tx->mail.smtputf8 ? QUEUE_F_SMTPUTF8 : 0) |
+	                       (tx->mail.body == SMTP_BODY_8BITMIME ||
+	                                        tx->data.has_8bit
+	                                ? QUEUE_F_8BIT
+	                                : 0));
 	ipc_put_u32(&o, (uint32_t)tx->nrcpts);
 	for (size_t i = 0; i < tx->nrcpts; i++) {
-		ipc_put_u8(&o, QUEUE_RCPT_LOCAL);
-		ipc_put_str(&o, tx->rcpts[i].address);
-		ipc_put_str(&o, tx->rcpts[i].mailbox);
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+
+		ipc_put_u8(&o, r->mailbox != NULL ? QUEUE_RCPT_LOCAL
+		                                  : QUEUE_RCPT_REMOTE);
+		ipc_put_str(&o, r->address);
+		ipc_put_str(&o, r->mailbox);
+		ipc_put_u32(&o, r->notify);
+		ipc_put_str(&o, r->orcpt);
 	}
 	ipc_send_out(s->srv->queue, MSG_QUEUE_COMMIT, s->id, -1, &o);
 	ipc_out_deinit(&o);
@@ -940,6 +978,8 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 	s->proto = proto;
 	s->state = SMTP_S_INIT;
 	smtp_session_set_addr(s, sa);
+	s->may_relay = sa != NULL ? config_is_relay_client(cfg, sa)
+	                          : true; /* local pipe: the administrator */
 	if (out_fd >= 0)
 		s->conn = conn_new_pair(srv->loop, fd, out_fd, SMTP_INPUT_MAX,
 		                        smtp_session_event, s);

@@ -71,7 +71,6 @@ class Server:
             "smtp_workers 2",
             "shutdown_timeout 5s",
             "plaintext_auth loopback",
-            "relay_network 127.0.0.0/8",
         ]
         if os.geteuid() == 0:
             lines.append("run_user nobody")

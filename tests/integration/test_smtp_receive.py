@@ -5,7 +5,7 @@ import smtplib
 import ssl
 import subprocess
 
-from conftest import Dialogue, wait_for
+from conftest import POSTERN, Dialogue, wait_for
 
 BODY = (b"From: Alice <alice@example.org>\r\n"
         b"To: demo@example.test\r\n"
@@ -240,3 +240,44 @@ def test_inetd_mode_through_a_pipe(make_server):
     msg = s.wait_messages("demo@example.test", 1)[0]
     assert msg.endswith(b"\n\nvia a pipe\n")
     assert b"from pipe.example ([local])" in msg
+
+
+def test_relay_client_mail_is_queued_and_listed(make_server):
+    s = make_server(extra_config="relay_network 127.0.0.0/8\n")
+    s.add_user("demo@example.test")
+    s.start()
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO relay.example")
+    assert d.cmd("MAIL FROM:<a@example.org> RET=HDRS ENVID=abc")[0] == 250
+    assert d.cmd("RCPT TO:<far@elsewhere.example> NOTIFY=FAILURE,DELAY")[0] == 250
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: both\r\n\r\nlocal and remote\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 250
+    qid = lines[0].rsplit(" ", 1)[1]
+    d.cmd("QUIT")
+    # The local copy is delivered, the remote one waits in the queue.
+    assert len(s.wait_messages("demo@example.test", 1)) == 1
+    with open(os.path.join(s.data, "spool", "env", qid), "rb") as f:
+        env = f.read()
+    assert env.startswith(b"POSTERN-ENVELOPE 1\n")
+    assert b"rcpt 21:far@elsewhere.example\n" in env
+    assert b"notify 2:12\n" in env  # FAILURE|DELAY
+    assert b"ret 4:hdrs\n" in env and b"envid 3:abc\n" in env
+    assert b"demo@example.test" not in env
+    with open(os.path.join(s.data, "spool", "msg", qid), "rb") as f:
+        assert f.read().endswith(b"\n\nlocal and remote\n")
+    out = s.postern("queue", "list").stdout
+    assert qid in out and "<far@elsewhere.example> pending" in out
+    assert "<a@example.org>" in out
+    # The mailq name gives the same listing.
+    mailq = os.path.join(os.path.dirname(POSTERN), "mailq")
+    r = subprocess.run([mailq], env=dict(os.environ, POSTERN_CONFIG=s.conf),
+                       capture_output=True, text=True, timeout=30)
+    assert qid in r.stdout
+    # A restart keeps the queued message (recovery leaves it alone).
+    s.stop()
+    s.start()
+    assert qid in s.postern("queue", "list").stdout
