@@ -98,6 +98,14 @@ struct config {
 	uint64_t smtp_command_timeout_ms;
 	uint64_t smtp_data_timeout_ms;
 
+	/* SMTP policy */
+	char *aliases_file;        /* NULL: no aliases (see docs/aliases.md) */
+	char *recipient_delimiter; /* one character, or "none" */
+	bool smtp_vrfy_expn;       /* answer VRFY/EXPN for trusted clients */
+	bool smtp_verb;            /* answer VERB with 250 (else 502) */
+	bool smtp_received_auth;   /* name the AUTH user in Received: */
+	uint64_t smtp_greeting_delay_ms; /* early-talker detection window */
+
 	/* queue schedule */
 	uint64_t queue_retry_min_ms;
 	uint64_t queue_retry_max_ms;

@@ -38,6 +38,7 @@
 	.size = sizeof(((struct config *)0)->f)
 
 static bool params_user_is_valid(const char *s);
+static bool params_delimiter_is_valid(const char *s);
 
 static const struct config_enum_value log_sink_values[] = {
         {"syslog", 1},
@@ -212,6 +213,45 @@ const struct config_param config_params[] = {
          .max = MS_HOUR,
          .doc = "time allowed between two blocks of message data",
          FIELD(smtp_data_timeout_ms)},
+        /* SMTP policy */
+        {.name = "aliases_file",
+         .type = CONFIG_TYPE_PATH,
+         .def_doc = "none",
+         .doc = "aliases and forwarding (docs/aliases.md), read by the auth "
+                "role",
+         FIELD(aliases_file)},
+        {.name = "recipient_delimiter",
+         .type = CONFIG_TYPE_STRING,
+         .def = "+",
+         .doc = "separator of plus-addressing (user+tag@domain is user's), "
+                "or none",
+         FIELD(recipient_delimiter),
+         .is_valid = params_delimiter_is_valid,
+         .expect = "one of + - _ = ~ # or none"},
+        {.name = "smtp_vrfy_expn",
+         .type = CONFIG_TYPE_BOOL,
+         .def = "yes",
+         .doc = "answer VRFY and EXPN for relay_network clients (others "
+                "always get 252 and 502)",
+         FIELD(smtp_vrfy_expn)},
+        {.name = "smtp_verb",
+         .type = CONFIG_TYPE_BOOL,
+         .def = "no",
+         .doc = "answer sendmail's VERB command with 250 instead of 502",
+         FIELD(smtp_verb)},
+        {.name = "smtp_received_auth",
+         .type = CONFIG_TYPE_BOOL,
+         .def = "no",
+         .doc = "name the authenticated user in the Received: header",
+         FIELD(smtp_received_auth)},
+        {.name = "smtp_greeting_delay",
+         .type = CONFIG_TYPE_DURATION,
+         .def = "0s",
+         .min = 0,
+         .max = 60 * MS_SECOND,
+         .doc = "wait this long before the greeting; a client that talks "
+                "first is refused",
+         FIELD(smtp_greeting_delay_ms)},
         /* queue schedule */
         {.name = "queue_retry_min",
          .type = CONFIG_TYPE_DURATION,
@@ -572,6 +612,13 @@ field_string_get(const struct config *cfg, const struct config_param *param)
 
 	memcpy(&v, (const char *)cfg + param->offset, sizeof(v));
 	return v;
+}
+
+static bool
+params_delimiter_is_valid(const char *s)
+{
+	return strcmp(s, "none") == 0 ||
+	       (s[0] != '\0' && s[1] == '\0' && strchr("+-_=~#", s[0]));
 }
 
 /* --- setters --------------------------------------------------------- */
@@ -1216,6 +1263,9 @@ dump_param(struct config_text *t, const struct config *cfg,
 		return;
 	case CONFIG_TYPE_STRING:
 	case CONFIG_TYPE_PATH:
+		/* An optional path that is not set is written as nothing. */
+		if (field_string_get(cfg, param) == NULL)
+			return;
 		config_text_addf(t, "%s ", param->name);
 		dump_word(t, field_string_get(cfg, param));
 		config_text_addf(t, "\n");
@@ -1285,9 +1335,12 @@ param_equal(const struct config *a, const struct config *b,
 		}
 		return true;
 	case CONFIG_TYPE_STRING:
-	case CONFIG_TYPE_PATH:
-		return strcmp(field_string_get(a, param),
-		              field_string_get(b, param)) == 0;
+	case CONFIG_TYPE_PATH: {
+		const char *x = field_string_get(a, param);
+		const char *y = field_string_get(b, param);
+
+		return x == NULL || y == NULL ? x == y : strcmp(x, y) == 0;
+	}
 	default:
 		return field_get(a, param) == field_get(b, param);
 	}

@@ -477,6 +477,8 @@ config_free(struct config **cfgp)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->run_user);
+	free(cfg->aliases_file);
+	free(cfg->recipient_delimiter);
 	free(cfg->listens);
 	free(cfg->relay_networks);
 	free(cfg);

@@ -64,7 +64,13 @@ static const char full_text[] = "# every setting, none left at its default\n"
                                 "queue_retry_min 1m\n"
                                 "queue_retry_max 2h\n"
                                 "queue_warn_after 1d\n"
-                                "queue_lifetime 3d\n";
+                                "queue_lifetime 3d\n"
+                                "aliases_file aliases\n"
+                                "recipient_delimiter -\n"
+                                "smtp_vrfy_expn no\n"
+                                "smtp_verb yes\n"
+                                "smtp_received_auth yes\n"
+                                "smtp_greeting_delay 2s\n";
 
 static struct config *
 parse_ok(const char *text)
@@ -867,6 +873,31 @@ test_dump_round_trip(void **state)
 }
 
 static void
+test_smtp_policy(void **state)
+{
+	struct config *cfg = parse_ok(DOM);
+
+	(void)state;
+	/* No aliases unless configured; plus-addressing on by default. */
+	assert_null(cfg->aliases_file);
+	assert_string_equal(cfg->recipient_delimiter, "+");
+	assert_true(cfg->smtp_vrfy_expn);
+	assert_false(cfg->smtp_verb);
+	assert_int_equal(cfg->smtp_greeting_delay_ms, 0);
+	config_free(&cfg);
+	cfg = parse_ok(DOM "aliases_file aliases\nrecipient_delimiter none\n"
+	                   "smtp_greeting_delay 1500ms\n");
+	assert_string_equal(cfg->aliases_file, BASE "/aliases");
+	assert_string_equal(cfg->recipient_delimiter, "none");
+	assert_int_equal(cfg->smtp_greeting_delay_ms, 1500);
+	config_free(&cfg);
+	expect_errors(DOM "recipient_delimiter ++\n",
+	              "t.conf:2: bad value '++' for 'recipient_delimiter': "
+	              "expected one of + - _ = ~ # or none\n");
+	roundtrip(DOM "aliases_file /etc/aliases\n");
+}
+
+static void
 test_dump_text(void **state)
 {
 	struct config *cfg = parse_ok(full_text);
@@ -1220,6 +1251,7 @@ main(void)
 	        cmocka_unit_test(test_relay_networks),
 	        cmocka_unit_test(test_dump_round_trip),
 	        cmocka_unit_test(test_dump_text),
+	        cmocka_unit_test(test_smtp_policy),
 	        cmocka_unit_test(test_default_text),
 	        cmocka_unit_test(test_is_local_domain),
 	        cmocka_unit_test(test_is_relay_client),
