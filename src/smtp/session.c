@@ -98,6 +98,8 @@ struct smtp_session {
 	char helo[SMTP_DOMAIN_MAX + 1];
 	bool esmtp;
 	bool skipping; /* discarding the rest of an over-long line */
+	bool greeted;  /* the 220 greeting has been sent */
+	struct loop_timer *greet_timer;
 	unsigned errors;
 	unsigned transactions;
 	struct smtp_tx *tx;
@@ -108,6 +110,7 @@ static uint64_t next_id;
 
 static void smtp_session_process(struct smtp_session *s);
 static void smtp_session_close(struct smtp_session *s);
+static void smtp_tx_free(struct smtp_session *s);
 
 /* --- replies and state ---------------------------------------------------- */
 
@@ -165,6 +168,15 @@ smtp_set_state(struct smtp_session *s, enum smtp_state next)
 	s->state = next;
 }
 
+/* Ends the session after the replies already queued have been sent. */
+static void
+smtp_session_end(struct smtp_session *s)
+{
+	smtp_tx_free(s);
+	smtp_set_state(s, SMTP_S_CLOSING);
+	conn_close_after_flush(s->conn);
+}
+
 /* Counts a client error; past the configured bound the session ends
  * (RFC 5321 4.3.2 allows 421 whenever the server must close). */
 static bool
@@ -176,7 +188,7 @@ smtp_error_limit(struct smtp_session *s)
 	           s->srv->cfg->hostname);
 	log_info("session=%016llx event=disconnect reason=errors count=%u",
 	         (unsigned long long)s->id, s->errors);
-	smtp_session_close(s);
+	smtp_session_end(s);
 	return true;
 }
 
@@ -268,6 +280,7 @@ smtp_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply(s, "250-SIZE %llu",
 	           (unsigned long long)cfg->max_message_size);
 	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-SMTPUTF8");
 	if (s->srv->tls != NULL && !conn_is_tls(s->conn))
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 ENHANCEDSTATUSCODES");
@@ -375,6 +388,8 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	/* RFC 5321 4.5.3.1.8: 452 for too many recipients. */
 	if (tx->nrcpts >= cfg->smtp_max_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
+		/* A client that keeps going is a flood, not a mailer. */
+		smtp_error_limit(s);
 		return;
 	}
 	p = &tx->pending.path;
@@ -489,20 +504,65 @@ smtp_cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	(void)cmd;
 	smtp_reply(s, "221 2.0.0 %s Bye", s->srv->cfg->hostname);
-	smtp_tx_reset(s);
-	smtp_set_state(s, SMTP_S_CLOSING);
-	conn_close_after_flush(s->conn);
+	smtp_session_end(s);
 }
+
+/* HELP text per command (RFC 5321 4.1.1.8: 214 with useful text). */
+static const struct {
+	const char *verb;
+	const char *text;
+} smtp_help_topics[] = {
+        {"HELO", "HELO <hostname>: identify yourself (plain SMTP)"},
+        {"EHLO", "EHLO <hostname>: identify yourself and list extensions"},
+        {"MAIL", "MAIL FROM:<sender> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8] "
+                 "[RET=FULL|HDRS] [ENVID=id]: start a message"},
+        {"RCPT", "RCPT TO:<recipient> [NOTIFY=...] [ORCPT=type;addr]: add "
+                 "a recipient"},
+        {"DATA", "DATA: send the message, ended by a line with one dot"},
+        {"BDAT", "BDAT <size> [LAST]: send the message in chunks "
+                 "(CHUNKING)"},
+        {"RSET", "RSET: abandon the current message"},
+        {"NOOP", "NOOP: do nothing"},
+        {"QUIT", "QUIT: end the session"},
+        {"VRFY", "VRFY <address>: check a local address (trusted clients)"},
+        {"EXPN", "EXPN <alias>: list an alias's members (trusted clients)"},
+        {"STARTTLS", "STARTTLS: switch to TLS (RFC 3207)"},
+        {"HELP", "HELP [command]: this text"},
+};
 
 static void
 smtp_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	size_t n = sizeof(smtp_help_topics) / sizeof(*smtp_help_topics);
+
+	if (cmd->arg != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			if (str_eq_ci(cmd->arg, cmd->arg_len,
+			              smtp_help_topics[i].verb)) {
+				smtp_reply(s, "214 2.0.0 %s",
+				           smtp_help_topics[i].text);
+				return;
+			}
+		}
+		smtp_reply(s, "504 5.5.1 HELP: no help for that topic");
+		return;
+	}
+	smtp_reply(s, "214-2.0.0 postern %s; commands:", POSTERN_VERSION);
+	smtp_reply(s, "214-2.0.0   HELO EHLO MAIL RCPT DATA BDAT RSET NOOP");
+	smtp_reply(s, "214-2.0.0   QUIT VRFY EXPN STARTTLS HELP");
+	smtp_reply(s, "214 2.0.0 HELP <command> describes one; see RFC 5321");
+}
+
+static void
+smtp_cmd_verb(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
 	(void)cmd;
-	smtp_reply(s, "214-2.0.0 postern: commands are HELO EHLO MAIL RCPT "
-	              "DATA RSET");
-	smtp_reply(s, "214-2.0.0 NOOP QUIT HELP VRFY STARTTLS; see RFC "
-	              "5321.");
-	smtp_reply(s, "214 2.0.0 End of HELP info");
+	/* sendmail's VERB asked for verbose delivery reports; postern has
+	 * none to give, so it only acknowledges when configured to. */
+	if (s->srv->cfg->smtp_verb)
+		smtp_reply(s, "250 2.0.0 Verbose mode (no effect)");
+	else
+		smtp_reply(s, "502 5.5.1 VERB: Command not implemented");
 }
 
 static void
@@ -562,11 +622,45 @@ static const struct smtp_command smtp_commands[] = {
         {SMTP_VERB_HELP, smtp_cmd_help},
         {SMTP_VERB_VRFY, smtp_cmd_vrfy},
         {SMTP_VERB_EXPN, smtp_cmd_not_implemented},
-        {SMTP_VERB_VERB, smtp_cmd_not_implemented},
+        {SMTP_VERB_VERB, smtp_cmd_verb},
         {SMTP_VERB_BDAT, smtp_cmd_not_implemented},
         {SMTP_VERB_AUTH, smtp_cmd_not_implemented},
         {SMTP_VERB_STARTTLS, smtp_cmd_starttls},
 };
+
+/* Ends the session for a client that does not wait for replies where
+ * it must. */
+static void
+smtp_protocol_violation(struct smtp_session *s, const char *what)
+{
+	smtp_reply(s, "554 5.5.0 Error: SMTP protocol synchronization (%s)",
+	           what);
+	log_info("session=%016llx event=disconnect reason=%s",
+	         (unsigned long long)s->id, what);
+	smtp_session_end(s);
+}
+
+/*
+ * RFC 2920 3.1: EHLO and DATA end a group of pipelined commands, and a
+ * client that was not offered PIPELINING (HELO, or before EHLO) sends one
+ * command at a time. Input already waiting after such a command was sent
+ * before its reply could have been read: the client is not speaking SMTP
+ * (or is trying to smuggle message text past DATA), so the session ends.
+ * QUIT and STARTTLS are exempt: the first closes anyway, the second drops
+ * what follows it (RFC 3207 4.2).
+ */
+static void
+smtp_check_sync(struct smtp_session *s, enum smtp_verb verb)
+{
+	bool must_be_last = verb == SMTP_VERB_DATA || verb == SMTP_VERB_EHLO ||
+	                    verb == SMTP_VERB_HELO || !s->esmtp;
+
+	if (s->conn == NULL || s->state == SMTP_S_CLOSING ||
+	    verb == SMTP_VERB_QUIT || verb == SMTP_VERB_STARTTLS ||
+	    !must_be_last || buf_len(conn_input(s->conn)) == 0)
+		return;
+	smtp_protocol_violation(s, "improper pipelining");
+}
 
 static void
 smtp_command(struct smtp_session *s, const char *line, size_t len)
@@ -583,6 +677,7 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	     i++) {
 		if (smtp_commands[i].verb == cmd.verb) {
 			smtp_commands[i].fn(s, &cmd);
+			smtp_check_sync(s, cmd.verb);
 			return;
 		}
 	}
@@ -787,8 +882,7 @@ smtp_data_committed(struct smtp_session *s, const struct ipc_msg *msg)
 	if (s->srv->stopping) {
 		smtp_reply(s, "421 4.3.2 %s Service shutting down",
 		           s->srv->cfg->hostname);
-		smtp_set_state(s, SMTP_S_CLOSING);
-		conn_close_after_flush(s->conn);
+		smtp_session_end(s);
 	}
 }
 
@@ -824,6 +918,14 @@ smtp_session_process(struct smtp_session *s)
 {
 	struct buf *in = conn_input(s->conn);
 
+	if (!s->greeted && buf_len(in) > 0 && s->state != SMTP_S_CLOSING) {
+		/* RFC 5321 4.3.1: the client waits for the greeting. */
+		buf_clear(in);
+		loop_timer_remove(&s->greet_timer);
+		s->greeted = true;
+		smtp_protocol_violation(s, "talked before the greeting");
+		return;
+	}
 	while (s->wait == SMTP_WAIT_NONE && s->state != SMTP_S_CLOSING &&
 	       s->conn != NULL) {
 		const char *line;
@@ -885,6 +987,7 @@ smtp_session_close(struct smtp_session *s)
 		return;
 	log_info("session=%016llx event=disconnect transactions=%u",
 	         (unsigned long long)s->id, s->transactions);
+	loop_timer_remove(&s->greet_timer);
 	smtp_tx_free(s);
 	smtp_server_forget(s->srv, s->id);
 	if (s->prev != NULL)
@@ -917,8 +1020,7 @@ smtp_session_event(struct conn *c, enum conn_event ev, void *arg)
 		           s->srv->cfg->hostname);
 		log_info("session=%016llx event=timeout state=%s",
 		         (unsigned long long)s->id, smtp_state_names[s->state]);
-		smtp_set_state(s, SMTP_S_CLOSING);
-		conn_close_after_flush(s->conn);
+		smtp_session_end(s);
 		break;
 	case CONN_EV_TLS_READY:
 		/* RFC 3207 4.2: forget everything learnt before TLS. */
@@ -963,6 +1065,19 @@ smtp_session_set_addr(struct smtp_session *s, const struct sockaddr *sa)
 	}
 }
 
+static void
+smtp_session_greet(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->greet_timer = NULL;
+	s->greeted = true;
+	smtp_reply(s, "220 %s ESMTP postern", s->srv->cfg->hostname);
+	/* Anything the client sent while TLS was set up is checked now. */
+	if (buf_len(conn_input(s->conn)) > 0)
+		smtp_session_process(s);
+}
+
 void
 smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
                  enum config_proto proto, const struct sockaddr *sa)
@@ -995,12 +1110,12 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 	log_info("session=%016llx event=connect client=%s proto=%s",
 	         (unsigned long long)s->id, s->addr, config_proto_name(proto));
 	if (srv->nsessions > cfg->smtp_max_sessions) {
+		s->greeted = true;
 		smtp_reply(s,
 		           "421 4.7.0 %s Too many connections, try again "
 		           "later",
 		           cfg->hostname);
-		smtp_set_state(s, SMTP_S_CLOSING);
-		conn_close_after_flush(s->conn);
+		smtp_session_end(s);
 		return;
 	}
 	if (proto == CONFIG_PROTO_SUBMISSIONS) {
@@ -1014,7 +1129,13 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 		/* RFC 8314 3: TLS first; the greeting is sent inside it. */
 		conn_start_tls(s->conn, srv->tls);
 	}
-	smtp_reply(s, "220 %s ESMTP postern", cfg->hostname);
+	if (cfg->smtp_greeting_delay_ms > 0) {
+		s->greet_timer =
+		        loop_timer_add(srv->loop, cfg->smtp_greeting_delay_ms,
+		                       smtp_session_greet, s);
+		return;
+	}
+	smtp_session_greet(s);
 }
 
 void
@@ -1077,8 +1198,7 @@ smtp_session_shutdown_all(void)
 		if (s->tx == NULL && s->wait == SMTP_WAIT_NONE) {
 			smtp_reply(s, "421 4.3.2 %s Service shutting down",
 			           s->srv->cfg->hostname);
-			smtp_set_state(s, SMTP_S_CLOSING);
-			conn_close_after_flush(s->conn);
+			smtp_session_end(s);
 		}
 		s = next;
 	}

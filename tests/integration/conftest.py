@@ -97,7 +97,9 @@ class Server:
 
     def start(self, wait=True):
         env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+        # LeakSanitizer cannot read /proc inside the roles' chroot; leaks
+        # are the unit tests' job. Every other sanitizer report fails.
+        env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=0")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [POSTERND, "--config", self.conf, "--foreground"],

@@ -226,58 +226,145 @@ def test_abrupt_disconnect_during_data_delivers_nothing(server):
 def test_inetd_mode_through_a_pipe(make_server):
     s = make_server()
     s.add_user("demo@example.test")
-    script = (b"EHLO pipe.example\r\nMAIL FROM:<a@example.org>\r\n"
-              b"RCPT TO:<demo@example.test>\r\nDATA\r\n"
-              b"Subject: inetd\r\n\r\nvia a pipe\r\n.\r\nQUIT\r\n")
     from conftest import POSTERND
     env = dict(os.environ, ASAN_OPTIONS="abort_on_error=0:detect_leaks=0")
-    r = subprocess.run([POSTERND, "--config", s.conf, "--inetd", "smtp"],
-                       input=script, capture_output=True, timeout=30, env=env)
-    out = r.stdout.decode()
-    assert out.startswith("220 mx.example.test"), out + r.stderr.decode()
-    assert "250 2.0.0 Ok: queued as" in out
-    assert out.rstrip().endswith("Bye")
+    p = subprocess.Popen([POSTERND, "--config", s.conf, "--inetd", "smtp"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+
+    def reply():
+        lines = [p.stdout.readline().decode()]
+        while lines[-1][3:4] == "-":
+            lines.append(p.stdout.readline().decode())
+        return lines[-1]
+
+    def cmd(text):
+        p.stdin.write(text)
+        p.stdin.flush()
+        return reply()
+    try:
+        assert reply().startswith("220 mx.example.test")
+        assert cmd(b"EHLO pipe.example\r\n").startswith("250 ")
+        assert cmd(b"MAIL FROM:<a@example.org>\r\n").startswith("250")
+        assert cmd(b"RCPT TO:<demo@example.test>\r\n").startswith("250")
+        assert cmd(b"DATA\r\n").startswith("354")
+        assert cmd(b"Subject: inetd\r\n\r\nvia a pipe\r\n.\r\n").startswith(
+            "250 2.0.0 Ok: queued as")
+        assert cmd(b"QUIT\r\n").startswith("221")
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
     msg = s.wait_messages("demo@example.test", 1)[0]
     assert msg.endswith(b"\n\nvia a pipe\n")
     assert b"from pipe.example ([local])" in msg
 
 
-def test_relay_client_mail_is_queued_and_listed(make_server):
-    s = make_server(extra_config="relay_network 127.0.0.0/8\n")
+def test_pipelining_past_data_is_refused(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    # Message text sent with DATA, before the 354: not SMTP.
+    d.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\n"
+           b"DATA\r\nSubject: eager\r\n\r\nbody\r\n.\r\n")
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    code, lines = d.reply()
+    assert code == 554 and "synchronization" in lines[0]
+    assert d.closed()
+    assert server.messages("demo@example.test") == []
+
+
+def test_helo_client_may_not_pipeline(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    assert d.cmd("HELO old.example")[0] == 250
+    d.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\n")
+    # MAIL is answered; the RCPT sent without waiting ends the session.
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 554
+    assert d.closed()
+
+
+def test_early_talker_is_refused(make_server):
+    s = make_server(extra_config="smtp_greeting_delay 1s\n")
+    s.add_user("demo@example.test")
+    s.start(wait=False)
+    from conftest import wait_for
+    import socket
+
+    def connected():
+        try:
+            return socket.create_connection(("127.0.0.1", s.ports["smtp"]), timeout=5)
+        except OSError:
+            return None
+    sock = wait_for(connected, 15, "the listener")
+    sock.sendall(b"EHLO eager.example\r\n")
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"554 5.5.0"), data
+    sock.close()
+    # A patient client is served after the delay.
+    d = Dialogue(s.ports["smtp"])
+    assert d.reply()[0] == 220
+    assert d.cmd("EHLO patient.example")[0] == 250
+
+
+def test_help_verb_vrfy_expn_defaults(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    code, lines = d.cmd("HELP")
+    assert code == 214 and len(lines) > 1
+    code, lines = d.cmd("HELP mail")
+    assert code == 214 and "MAIL FROM:<sender>" in lines[0]
+    assert d.cmd("HELP nonsense")[0] == 504
+    assert d.cmd("VERB")[1][0].startswith("502 5.5.1")
+    # Untrusted clients learn nothing about local users.
+    assert d.cmd("VRFY demo@example.test")[0] == 252
+    assert d.cmd("EXPN staff")[1][0].startswith("502 5.5.1")
+
+
+def test_too_many_recipients(make_server):
+    s = make_server(extra_config="smtp_max_recipients 3\nsmtp_max_errors 5\n")
     s.add_user("demo@example.test")
     s.start()
     d = Dialogue(s.ports["smtp"])
     d.reply()
-    d.cmd("EHLO relay.example")
-    assert d.cmd("MAIL FROM:<a@example.org> RET=HDRS ENVID=abc")[0] == 250
-    assert d.cmd("RCPT TO:<far@elsewhere.example> NOTIFY=FAILURE,DELAY")[0] == 250
-    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
-    assert d.cmd("DATA")[0] == 354
-    d.send(b"Subject: both\r\n\r\nlocal and remote\r\n.\r\n")
+    d.cmd("EHLO flood.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    for _ in range(3):
+        assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    # RFC 5321 4.5.3.1.8: 452 for each one past the limit...
+    for _ in range(4):
+        assert d.cmd("RCPT TO:<demo@example.test>")[1][0].startswith("452 4.5.3")
+    # ...and a client that keeps flooding is cut off.
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 452
     code, lines = d.reply()
-    assert code == 250
-    qid = lines[0].rsplit(" ", 1)[1]
-    d.cmd("QUIT")
-    # The local copy is delivered, the remote one waits in the queue.
-    assert len(s.wait_messages("demo@example.test", 1)) == 1
-    with open(os.path.join(s.data, "spool", "env", qid), "rb") as f:
-        env = f.read()
-    assert env.startswith(b"POSTERN-ENVELOPE 1\n")
-    assert b"rcpt 21:far@elsewhere.example\n" in env
-    assert b"notify 2:12\n" in env  # FAILURE|DELAY
-    assert b"ret 4:hdrs\n" in env and b"envid 3:abc\n" in env
-    assert b"demo@example.test" not in env
-    with open(os.path.join(s.data, "spool", "msg", qid), "rb") as f:
-        assert f.read().endswith(b"\n\nlocal and remote\n")
-    out = s.postern("queue", "list").stdout
-    assert qid in out and "<far@elsewhere.example> pending" in out
-    assert "<a@example.org>" in out
-    # The mailq name gives the same listing.
-    mailq = os.path.join(os.path.dirname(POSTERN), "mailq")
-    r = subprocess.run([mailq], env=dict(os.environ, POSTERN_CONFIG=s.conf),
-                       capture_output=True, text=True, timeout=30)
-    assert qid in r.stdout
-    # A restart keeps the queued message (recovery leaves it alone).
-    s.stop()
-    s.start()
-    assert qid in s.postern("queue", "list").stdout
+    assert code == 421 and "Too many errors" in lines[0]
+    assert d.closed()
+
+
+def test_ten_thousand_recipients_in_one_write(server):
+    d = Dialogue(server.ports["smtp"], timeout=30)
+    d.reply()
+    d.cmd("EHLO flood.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.send(b"RCPT TO:<demo@example.test>\r\n" * 10000)
+    codes = []
+    try:
+        while True:
+            codes.append(d.reply()[0])
+    except (EOFError, ConnectionResetError, OSError):
+        pass
+    assert codes[:100] == [250] * 100
+    assert 452 in codes and codes[-1] == 421
+    assert len(codes) < 200
+    # The server goes on serving others.
+    d2 = Dialogue(server.ports["smtp"])
+    assert d2.reply()[0] == 220
