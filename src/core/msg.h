@@ -8,12 +8,14 @@
 
 enum msg_type {
 	/* parent -> role (control channel) */
-	MSG_CONFIG = 1, /* str config text */
-	MSG_LISTENER,   /* fd; u32 proto, str "addr:port" */
-	MSG_PEER,       /* fd; str peer role name ("queue", "auth") */
-	MSG_START,      /* (empty) all set up: drop privileges and serve */
-	MSG_RELOAD,     /* str config text: swap to it */
-	MSG_SHUTDOWN,   /* u64 grace ms: stop accepting, finish, exit */
+	MSG_CONFIG = 1,  /* str config text */
+	MSG_LISTENER,    /* fd; u32 proto, str "addr:port" */
+	MSG_PEER,        /* fd; str peer role name ("queue", "auth") */
+	MSG_START,       /* (empty) all set up: drop privileges and serve */
+	MSG_RELOAD,      /* str config text: swap to it */
+	MSG_SHUTDOWN,    /* u64 grace ms: stop accepting, finish, exit */
+	MSG_SMTP_LIMITS, /* fd (memfd); u32 worker index, u32 workers: the
+	                    shared per-address session table (limits.h) */
 
 	/* smtp -> auth, and the reply */
 	MSG_AUTH_LOOKUP = 100, /* str address (lower case) */

@@ -150,7 +150,9 @@ role_ctl(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
 		break;
 	}
 	default:
-		fatal("unexpected control message type %u", msg->type);
+		if (r->ops->control == NULL)
+			fatal("unexpected control message type %u", msg->type);
+		r->ops->control(r, msg);
 	}
 }
 

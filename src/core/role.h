@@ -42,6 +42,9 @@ struct role_ops {
 	void (*reload)(struct role *r, struct config *cfg);
 	/* Stop taking new work; finish within `grace_ms`, then exit(0). */
 	void (*shutdown)(struct role *r, uint64_t grace_ms);
+	/* A control message only this role knows (may be NULL: then such
+	 * a message is fatal). Any fd in `msg` is the role's to keep. */
+	void (*control)(struct role *r, const struct ipc_msg *msg);
 };
 
 struct role {

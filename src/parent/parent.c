@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +37,7 @@
 #include "core/role.h"
 #include "core/xalloc.h"
 #include "log/log.h"
+#include "smtp/limits.h"
 #include "smtp/server.h"
 #include "tls/tls.h"
 
@@ -72,6 +74,8 @@ struct parent {
 	bool stopping;
 	struct loop_timer *kill_timer;
 	pid_t self;
+	int limits_fd; /* the smtp workers' shared session table */
+	unsigned nsmtp;
 };
 
 static void proc_spawn(struct proc *p);
@@ -377,6 +381,15 @@ proc_spawn(struct proc *p)
 		ipc_send_out(p->ctl, MSG_LISTENER, 0, l->fd, &o);
 		ipc_out_deinit(&o);
 	}
+	if (strcmp(p->role, "smtp") == 0 && pa->limits_fd >= 0) {
+		struct ipc_out o;
+
+		ipc_out_init(&o);
+		ipc_put_u32(&o, p->index);
+		ipc_put_u32(&o, pa->nsmtp);
+		ipc_send_out(p->ctl, MSG_SMTP_LIMITS, 0, pa->limits_fd, &o);
+		ipc_out_deinit(&o);
+	}
 	ipc_send(p->ctl, MSG_START, 0, -1, NULL, 0);
 	proc_wire_peers(p);
 }
@@ -647,7 +660,12 @@ parent_main(const char *config_path, bool foreground)
 	         POSTERN_VERSION, pa.cfg->path, pa.cfg->hostname);
 	parent_add_proc(&pa, "queue", 0);
 	parent_add_proc(&pa, "auth", 0);
-	for (unsigned i = 0, n = parent_smtp_workers(pa.cfg); i < n; i++)
+	pa.nsmtp = parent_smtp_workers(pa.cfg);
+	pa.limits_fd = memfd_create("postern-sessions", MFD_CLOEXEC);
+	if (pa.limits_fd < 0 ||
+	    ftruncate(pa.limits_fd, (off_t)limits_table_size(pa.nsmtp)) < 0)
+		fatal_errno("the shared session table");
+	for (unsigned i = 0; i < pa.nsmtp; i++)
 		parent_add_proc(&pa, "smtp", i);
 	for (size_t i = 0; i < pa.nprocs; i++)
 		proc_spawn(&pa.procs[i]);
@@ -704,6 +722,7 @@ parent_inetd(const char *config_path, const char *proto)
 	signal(SIGCHLD, SIG_IGN);
 	pa.loop = loop_new();
 	pa.config_path = xstrdup(config_path);
+	pa.limits_fd = -1;
 	parent_add_proc(&pa, "queue", 0);
 	parent_add_proc(&pa, "auth", 0);
 	queue_fd = parent_inetd_peer(&pa.procs[0]);

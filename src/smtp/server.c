@@ -19,6 +19,7 @@
 #include "core/msg.h"
 #include "core/xalloc.h"
 #include "log/log.h"
+#include "smtp/limits.h"
 #include "smtp/session.h"
 #include "tls/tls.h"
 
@@ -266,12 +267,30 @@ smtp_shutdown(struct role *r, uint64_t grace_ms)
 	stop_timer = loop_timer_add(r->loop, grace_ms, smtp_stop_timer, NULL);
 }
 
+static void
+smtp_control(struct role *r, const struct ipc_msg *msg)
+{
+	struct ipc_in in;
+	uint32_t index, workers;
+
+	(void)r;
+	if (msg->type != MSG_SMTP_LIMITS || msg->fd < 0)
+		fatal("smtp: unexpected control message type %u", msg->type);
+	ipc_in_init(&in, msg);
+	index = ipc_get_u32(&in);
+	workers = ipc_get_u32(&in);
+	ipc_in_end(&in);
+	if (limits_attach(msg->fd, index, workers) < 0)
+		fatal_errno("smtp: attaching the session table");
+}
+
 const struct role_ops smtp_role_ops = {
         .name = "smtp",
         .start = smtp_start,
         .peer = smtp_peer,
         .reload = smtp_reload,
         .shutdown = smtp_shutdown,
+        .control = smtp_control,
 };
 
 void

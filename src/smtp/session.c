@@ -34,6 +34,7 @@
 #include "smtp/addr.h"
 #include "smtp/cmd_parse.h"
 #include "smtp/data.h"
+#include "smtp/limits.h"
 #include "queue/envelope.h"
 
 /* Input bound: pipelined commands, or a DATA chunk in flight. */
@@ -99,6 +100,8 @@ struct smtp_session {
 	bool esmtp;
 	bool skipping; /* discarding the rest of an over-long line */
 	bool greeted;  /* the 220 greeting has been sent */
+	bool counted;  /* counted in the per-address table */
+	uint32_t bucket;
 	struct loop_timer *greet_timer;
 	unsigned errors;
 	unsigned transactions;
@@ -988,6 +991,8 @@ smtp_session_close(struct smtp_session *s)
 	log_info("session=%016llx event=disconnect transactions=%u",
 	         (unsigned long long)s->id, s->transactions);
 	loop_timer_remove(&s->greet_timer);
+	if (s->counted)
+		limits_remove(s->bucket);
 	smtp_tx_free(s);
 	smtp_server_forget(s->srv, s->id);
 	if (s->prev != NULL)
@@ -1109,15 +1114,25 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 	smtp_server_register(srv, s, s->id);
 	log_info("session=%016llx event=connect client=%s proto=%s",
 	         (unsigned long long)s->id, s->addr, config_proto_name(proto));
-	if (srv->nsessions > cfg->smtp_max_sessions) {
+	s->bucket = limits_bucket(sa);
+	if (srv->nsessions > cfg->smtp_max_sessions ||
+	    limits_count(s->bucket) >= cfg->smtp_max_sessions_per_ip) {
+		bool mine = srv->nsessions > cfg->smtp_max_sessions;
+
+		/* RFC 5321 3.1: 421 instead of the greeting. */
 		s->greeted = true;
 		smtp_reply(s,
-		           "421 4.7.0 %s Too many connections, try again "
+		           "421 4.7.0 %s Too many connections%s, try again "
 		           "later",
-		           cfg->hostname);
+		           cfg->hostname, mine ? "" : " from your address");
+		log_info("session=%016llx event=refused reason=%s",
+		         (unsigned long long)s->id,
+		         mine ? "max-sessions" : "max-sessions-per-ip");
 		smtp_session_end(s);
 		return;
 	}
+	limits_add(s->bucket);
+	s->counted = true;
 	if (proto == CONFIG_PROTO_SUBMISSIONS) {
 		if (srv->tls == NULL) {
 			log_warn("session=%016llx no TLS for an implicit-TLS "

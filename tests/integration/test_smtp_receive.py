@@ -4,6 +4,7 @@ import os
 import smtplib
 import ssl
 import subprocess
+import time
 
 from conftest import POSTERN, Dialogue, wait_for
 
@@ -368,3 +369,32 @@ def test_ten_thousand_recipients_in_one_write(server):
     # The server goes on serving others.
     d2 = Dialogue(server.ports["smtp"])
     assert d2.reply()[0] == 220
+
+
+def test_sessions_per_address_limit_across_workers(make_server):
+    s = make_server(extra_config="smtp_max_sessions_per_ip 2\n")
+    s.add_user("demo@example.test")
+    s.start()
+    # wait_ready's probe session may still be counted for a moment.
+    time.sleep(0.3)
+    a = Dialogue(s.ports["smtp"])
+    assert a.reply()[0] == 220
+    b = Dialogue(s.ports["smtp"])
+    assert b.reply()[0] == 220
+    # Two workers serve this server; the third session is refused
+    # whichever of them accepts it.
+    for _ in range(4):
+        c = Dialogue(s.ports["smtp"])
+        code, lines = c.reply()
+        assert code == 421 and "from your address" in lines[0]
+        assert c.closed()
+    a.cmd("QUIT")
+    a.close()
+
+    def admitted():
+        d = Dialogue(s.ports["smtp"])
+        code = d.reply()[0]
+        d.close()
+        return code == 220
+    wait_for(admitted, 10, "a session slot to free up")
+    assert b.cmd("NOOP")[0] == 250
