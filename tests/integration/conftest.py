@@ -32,6 +32,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def proc_stats():
+    """(pid, fields after the command name) of every process."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                out.append((int(pid), f.read().rsplit(")", 1)[1].split()))
+        except OSError:
+            continue
+    return out
+
+
 def wait_for(pred, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -125,18 +139,7 @@ class Server:
 
     def children(self):
         """PIDs of the role processes (direct children of the parent)."""
-        out = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid:
-                out.append(int(pid))
-        return out
+        return [pid for pid, st in proc_stats() if int(st[1]) == self.proc.pid]
 
     def role_pids(self, role):
         pids = []
@@ -162,17 +165,8 @@ class Server:
 
     def _any_left(self):
         # Roles are in the parent's session (start_new_session).
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == self.sid and fields[0] != "Z":
-                return True
-        return False
+        return any(int(st[3]) == self.sid and st[0] != "Z"
+                   for _, st in proc_stats())
 
     @property
     def sid(self):
