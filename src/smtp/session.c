@@ -1186,6 +1186,18 @@ smtp_session_peer_lost(bool queue)
 		                    s->wait == SMTP_WAIT_COMMIT)
 		                 : s->wait == SMTP_WAIT_AUTH;
 
+		if (queue && !hit && s->state == SMTP_S_DATA &&
+		    s->tx->fd >= 0) {
+			/* The spool file belonged to the queue process that
+			 * died; its successor never issued it. Read the rest
+			 * of the message, then answer 451. */
+			close(s->tx->fd);
+			s->tx->fd = -1;
+			s->tx->qid[0] = '\0';
+			s->tx->write_failed = true;
+			s->tx->write_errno = EIO;
+			continue;
+		}
 		if (!hit)
 			continue;
 		/* A commit whose answer is lost may or may not have been

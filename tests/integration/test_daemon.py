@@ -123,3 +123,29 @@ def test_kill_after_each_250_loses_nothing(make_server):
         i = int(tag.split("-")[1])
         assert m.endswith(("\n\n%s\n" % ("x" * (i * 700))).encode())
     assert len(acked) == 12
+
+
+def test_queue_restart_during_data_answers_451(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: interrupted\r\n\r\nfirst half\r\n")
+    old = server.role_pids("queue")
+    os.kill(old[0], signal.SIGKILL)
+    wait_for(lambda: server.role_pids("queue") and
+             server.role_pids("queue") != old, 15, "a new queue role")
+    time.sleep(0.3)
+    d.send(b"second half\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 451, lines
+    # The session and the server go on; nothing half-made was delivered.
+    assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: retried\r\n\r\nwhole\r\n.\r\n")
+    assert d.reply()[0] == 250
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1 and b"Subject: retried" in msgs[0]
