@@ -65,6 +65,22 @@ smtp_data_init(struct smtp_data *d, uint64_t max_size, unsigned max_hops)
 	d->received_match = 0;
 }
 
+void
+smtp_data_init_chunked(struct smtp_data *d, uint64_t max_size,
+                       unsigned max_hops)
+{
+	smtp_data_init(d, max_size, max_hops);
+	d->chunked = true;
+}
+
+void
+smtp_data_finish(struct smtp_data *d)
+{
+	if (d->state == SMTP_DATA_S_CR)
+		d->bare_lf_cr = true;
+	d->state = SMTP_DATA_S_DONE;
+}
+
 /* Adds n octets to the message size (saturating); true while the message
  * is within max_size, i.e. while output continues. */
 static bool
@@ -156,13 +172,13 @@ smtp_data_bare_cr(struct smtp_data *d, struct smtp_data_sink *s)
 /* Octets of output that feeding `c` in `state` produces (before the size
  * limit is applied); never more than 2. */
 static size_t
-smtp_data_need(enum smtp_data_state state, unsigned char c)
+smtp_data_need(const struct smtp_data *d, unsigned char c)
 {
 	size_t held = 0;
 
-	switch (state) {
+	switch (d->state) {
 	case SMTP_DATA_S_LINE_START:
-		if (c == '.')
+		if (c == '.' && !d->chunked)
 			return 0;
 		break;
 	case SMTP_DATA_S_DOT_CR:
@@ -233,8 +249,9 @@ smtp_data_step(struct smtp_data *d, struct smtp_data_sink *s, unsigned char c)
 {
 	switch (d->state) {
 	case SMTP_DATA_S_LINE_START:
-		/* A "." first on a line is held back (RFC 5321 4.5.2). */
-		if (c == '.')
+		/* A "." first on a line is held back (RFC 5321 4.5.2);
+		 * BDAT chunks are not dot-stuffed (RFC 3030 2). */
+		if (c == '.' && !d->chunked)
 			d->state = SMTP_DATA_S_DOT;
 		else
 			smtp_data_text(d, s, c);
@@ -302,7 +319,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
 			}
 		}
 		/* A byte is taken only with all the output it makes. */
-		need = d->too_big ? 0 : smtp_data_need(d->state, p[i]);
+		need = d->too_big ? 0 : smtp_data_need(d, p[i]);
 		if (need > 0 && !smtp_data_reserve(&s, need))
 			break;
 		if (smtp_data_step(d, &s, p[i++])) {

@@ -67,6 +67,7 @@ struct smtp_data {
 	/* automaton (private) */
 	enum smtp_data_state state;
 	bool in_header;               /* before the first empty line */
+	bool chunked;                 /* BDAT: no dot-stuffing, no marker */
 	unsigned char received_match; /* octets of "Received:" matched at
 	                                 the start of this header line;
 	                                 SMTP_DATA_NO_MATCH once it failed */
@@ -91,6 +92,20 @@ struct smtp_data {
  * "Received:" header fields accepted before the message counts as looping.
  */
 void smtp_data_init(struct smtp_data *d, uint64_t max_size, unsigned max_hops);
+
+/*
+ * Starts a CHUNKING transfer (RFC 3030): the message arrives in BDAT
+ * chunks whose length the client announces, so there is no dot-stuffing
+ * and no end marker; smtp_data_feed never returns SMTP_DATA_DONE. Lines
+ * are converted, measured and checked exactly as in DATA. After the LAST
+ * chunk, smtp_data_finish() settles a CR still held back.
+ */
+void smtp_data_init_chunked(struct smtp_data *d, uint64_t max_size,
+                            unsigned max_hops);
+
+/* Ends a chunked transfer: a CR at the very end had no LF after it, so it
+ * is a bare CR (flagged, and not stored). */
+void smtp_data_finish(struct smtp_data *d);
 
 /*
  * Feeds `len` bytes of wire input. Appends the unstuffed, LF-terminated

@@ -48,11 +48,12 @@ enum smtp_state {
 	SMTP_S_MAIL,    /* MAIL accepted */
 	SMTP_S_RCPT,    /* at least one RCPT accepted */
 	SMTP_S_DATA,    /* reading the message after 354 */
+	SMTP_S_BDAT,    /* reading a BDAT chunk (RFC 3030) */
 	SMTP_S_CLOSING, /* QUIT or fatal error: flushing, then gone */
 };
 
 static const char *const smtp_state_names[] = {
-        "init", "ready", "mail", "rcpt", "data", "closing",
+        "init", "ready", "mail", "rcpt", "data", "bdat", "closing",
 };
 
 enum smtp_wait {
@@ -81,6 +82,7 @@ struct smtp_tx {
 	uint64_t body_offset; /* after Return-Path */
 	bool write_failed;
 	int write_errno;
+	bool chunking; /* the message comes in BDAT chunks */
 	struct smtp_data data;
 	struct buf out;
 };
@@ -98,9 +100,12 @@ struct smtp_session {
 	bool may_relay; /* in relay_network (or, later, authenticated) */
 	char helo[SMTP_DOMAIN_MAX + 1];
 	bool esmtp;
-	bool skipping; /* discarding the rest of an over-long line */
-	bool greeted;  /* the 220 greeting has been sent */
-	bool counted;  /* counted in the per-address table */
+	bool skipping;         /* discarding the rest of an over-long line */
+	bool greeted;          /* the 220 greeting has been sent */
+	bool counted;          /* counted in the per-address table */
+	uint64_t chunk_left;   /* octets of the current BDAT chunk to read */
+	bool chunk_last;       /* the current chunk is BDAT ... LAST */
+	uint64_t discard_left; /* octets of a refused BDAT chunk to skip */
 	uint32_t bucket;
 	struct loop_timer *greet_timer;
 	unsigned errors;
@@ -155,9 +160,11 @@ smtp_set_state(struct smtp_session *s, enum smtp_state next)
 	        [SMTP_S_MAIL] = 1u << SMTP_S_READY | 1u << SMTP_S_RCPT |
 	                        1u << SMTP_S_CLOSING | 1u << SMTP_S_INIT,
 	        [SMTP_S_RCPT] = 1u << SMTP_S_READY | 1u << SMTP_S_RCPT |
-	                        1u << SMTP_S_DATA | 1u << SMTP_S_CLOSING |
-	                        1u << SMTP_S_INIT,
+	                        1u << SMTP_S_DATA | 1u << SMTP_S_BDAT |
+	                        1u << SMTP_S_CLOSING | 1u << SMTP_S_INIT,
 	        [SMTP_S_DATA] = 1u << SMTP_S_READY | 1u << SMTP_S_CLOSING,
+	        [SMTP_S_BDAT] = 1u << SMTP_S_READY | 1u << SMTP_S_RCPT |
+	                        1u << SMTP_S_CLOSING,
 	        [SMTP_S_CLOSING] = 1u << SMTP_S_CLOSING,
 	};
 
@@ -233,7 +240,7 @@ smtp_tx_reset(struct smtp_session *s)
 {
 	smtp_tx_free(s);
 	if (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT ||
-	    s->state == SMTP_S_DATA)
+	    s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT)
 		smtp_set_state(s, SMTP_S_READY);
 }
 
@@ -284,6 +291,7 @@ smtp_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	           (unsigned long long)cfg->max_message_size);
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250-CHUNKING");
 	if (s->srv->tls != NULL && !conn_is_tls(s->conn))
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 ENHANCEDSTATUSCODES");
@@ -313,6 +321,12 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		free(tx);
 		smtp_reply(s, "%s", smtp_addr_error_reply(err));
 		smtp_error_limit(s);
+		return;
+	}
+	if (tx->mail.body == SMTP_BODY_BINARYMIME) {
+		/* Not offered: the store keeps lines, not binary. */
+		free(tx);
+		smtp_reply(s, "504 5.5.4 BODY=BINARYMIME not supported");
 		return;
 	}
 	/* RFC 1870 6: refuse at MAIL what could never be accepted. */
@@ -479,10 +493,62 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_error_limit(s);
 		return;
 	}
+	if (s->tx->chunking) {
+		/* RFC 3030 3: DATA and BDAT do not mix in one message. */
+		smtp_reply(s, "503 5.5.1 DATA not allowed after BDAT");
+		smtp_error_limit(s);
+		return;
+	}
 	if (s->srv->queue == NULL) {
 		smtp_reply(s, "451 4.3.0 Queue unavailable, try again later");
 		return;
 	}
+	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
+	smtp_wait(s, SMTP_WAIT_OPEN);
+}
+
+/*
+ * BDAT size [LAST] (RFC 3030 2). The chunk's octets follow the command
+ * at once, so they are read (or skipped) whatever the answer: a server
+ * that answered without reading them would take message text for
+ * commands.
+ */
+static void
+smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	uint64_t size;
+	bool last;
+	const char *refusal = NULL;
+
+	if (smtp_bdat_parse(cmd->arg, cmd->arg_len, &size, &last) !=
+	    SMTP_CMD_OK) {
+		/* Without a size the chunk cannot be skipped. */
+		smtp_reply(s, "%s",
+		           smtp_cmd_error_reply(SMTP_CMD_ERR_BDAT_SYNTAX));
+		smtp_session_end(s);
+		return;
+	}
+	if (s->tx == NULL)
+		refusal = "503 5.5.1 Need MAIL command";
+	else if (s->tx->nrcpts == 0)
+		refusal = "503 5.5.1 Need RCPT (no valid recipients)";
+	else if (s->srv->queue == NULL && s->tx->fd < 0)
+		refusal = "451 4.3.0 Queue unavailable, try again later";
+	if (refusal != NULL) {
+		smtp_reply(s, "%s", refusal);
+		s->discard_left = size;
+		if (refusal[0] == '5')
+			smtp_error_limit(s);
+		return;
+	}
+	s->chunk_left = size;
+	s->chunk_last = last;
+	if (s->tx->fd >= 0) {
+		smtp_set_state(s, SMTP_S_BDAT);
+		return;
+	}
+	/* First chunk: the spool file comes first. */
+	s->tx->chunking = true;
 	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
 	smtp_wait(s, SMTP_WAIT_OPEN);
 }
@@ -626,7 +692,7 @@ static const struct smtp_command smtp_commands[] = {
         {SMTP_VERB_VRFY, smtp_cmd_vrfy},
         {SMTP_VERB_EXPN, smtp_cmd_not_implemented},
         {SMTP_VERB_VERB, smtp_cmd_verb},
-        {SMTP_VERB_BDAT, smtp_cmd_not_implemented},
+        {SMTP_VERB_BDAT, smtp_cmd_bdat},
         {SMTP_VERB_AUTH, smtp_cmd_not_implemented},
         {SMTP_VERB_STARTTLS, smtp_cmd_starttls},
 };
@@ -776,16 +842,27 @@ smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
 			close(msg->fd);
 		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
 		              "message now");
+		if (tx->chunking) {
+			s->discard_left = s->chunk_left;
+			smtp_tx_reset(s);
+		}
 		return;
 	}
 	str_copy(tx->qid, sizeof(tx->qid), qid);
 	free(qid);
 	tx->fd = msg->fd;
+	conn_set_timeout(s->conn, s->srv->cfg->smtp_data_timeout_ms);
+	if (tx->chunking) {
+		smtp_data_init_chunked(&tx->data, s->srv->cfg->max_message_size,
+		                       s->srv->cfg->smtp_max_hops);
+		smtp_trace_headers(s);
+		smtp_set_state(s, SMTP_S_BDAT);
+		return;
+	}
 	smtp_data_init(&tx->data, s->srv->cfg->max_message_size,
 	               s->srv->cfg->smtp_max_hops);
 	smtp_trace_headers(s);
 	smtp_set_state(s, SMTP_S_DATA);
-	conn_set_timeout(s->conn, s->srv->cfg->smtp_data_timeout_ms);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -799,18 +876,12 @@ smtp_data_end(struct smtp_session *s)
 
 	conn_set_timeout(s->conn, s->srv->cfg->smtp_command_timeout_ms);
 	smtp_spool_flush(tx);
-	if (tx->data.too_big)
-		refusal = "552 5.3.4 Message size exceeds fixed maximum "
-		          "message size";
-	else if (tx->data.bare_lf_cr)
-		/* RFC 5321 2.3.8: CR and LF only as CRLF (see data.h). */
-		refusal = "550 5.5.2 Message contains bare CR or LF "
-		          "characters (RFC 5321 2.3.8)";
-	else if (tx->data.has_nul)
+	/* Bare CR/LF, size, hop count (data.h), then postern's own rules. */
+	refusal = smtp_data_reply(&tx->data);
+	if (refusal != NULL)
+		goto refuse;
+	if (tx->data.has_nul)
 		refusal = "550 5.6.0 Message contains NUL characters";
-	else if (tx->data.too_many_hops)
-		/* RFC 5321 6.3: a mail loop. */
-		refusal = "554 5.4.6 Too many hops (mail loop?)";
 	else if (tx->write_failed)
 		refusal = tx->write_errno == ENOSPC || tx->write_errno == EDQUOT
 		                  ? "452 4.3.1 Insufficient system storage"
@@ -818,6 +889,7 @@ smtp_data_end(struct smtp_session *s)
 	else if (s->srv->queue == NULL)
 		refusal = "451 4.3.0 Queue unavailable, try again later";
 	if (refusal != NULL) {
+refuse:
 		smtp_reply(s, "%s", refusal);
 		log_info("session=%016llx msg=%s event=refused reply=\"%.9s\"",
 		         (unsigned long long)s->id, tx->qid, refusal);
@@ -913,6 +985,40 @@ smtp_data_input(struct smtp_session *s)
 	return false;
 }
 
+/* Feeds the current BDAT chunk's octets. Returns true when the chunk is
+ * complete (answered, or the message committed after LAST). */
+static bool
+smtp_chunk_input(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct buf *in = conn_input(s->conn);
+
+	while (s->chunk_left > 0 && buf_len(in) > 0) {
+		size_t n = buf_len(in), used = 0;
+
+		if (n > s->chunk_left)
+			n = (size_t)s->chunk_left;
+		if (smtp_data_feed(&tx->data, buf_data(in), n, &used,
+		                   &tx->out) == SMTP_DATA_DONE)
+			panic("smtp: chunked data reported an end marker");
+		buf_consume(in, used);
+		s->chunk_left -= used;
+		if (buf_room(&tx->out) < 2)
+			smtp_spool_flush(tx);
+	}
+	if (s->chunk_left > 0)
+		return false;
+	if (s->chunk_last) {
+		smtp_data_finish(&tx->data);
+		smtp_data_end(s);
+		return true;
+	}
+	smtp_set_state(s, SMTP_S_RCPT);
+	smtp_reply(s, "250 2.0.0 Chunk accepted, %llu octets so far",
+	           (unsigned long long)tx->data.size);
+	return true;
+}
+
 /* --- the input loop
  * ------------------------------------------------------------------ */
 
@@ -935,8 +1041,24 @@ smtp_session_process(struct smtp_session *s)
 		size_t len;
 		enum buf_line_result r;
 
+		if (s->discard_left > 0) {
+			size_t n = buf_len(in);
+
+			if (n > s->discard_left)
+				n = (size_t)s->discard_left;
+			buf_consume(in, n);
+			s->discard_left -= n;
+			if (s->discard_left > 0)
+				return;
+			continue;
+		}
 		if (s->state == SMTP_S_DATA) {
 			if (!smtp_data_input(s))
+				return;
+			continue;
+		}
+		if (s->state == SMTP_S_BDAT) {
+			if (!smtp_chunk_input(s))
 				return;
 			continue;
 		}

@@ -398,3 +398,67 @@ def test_sessions_per_address_limit_across_workers(make_server):
         return code == 220
     wait_for(admitted, 10, "a session slot to free up")
     assert b.cmd("NOOP")[0] == 250
+
+
+def bdat_session(server):
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    code, lines = d.cmd("EHLO chunk.example")
+    assert "250-CHUNKING" in lines
+    return d
+
+
+def test_bdat_chunks_pipelined_with_binary_looking_content(server):
+    d = bdat_session(server)
+    # The chunks hold what would end a DATA transfer; in BDAT it is text.
+    c1 = b"Subject: chunks\r\n\r\nline one\r\n.\r\n"
+    c2 = b"..two dots\r\n\xc3\xa9t\xc3\xa9\r\n"
+    c3 = b"last line\r\n"
+    d.send(b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\n"
+           b"RCPT TO:<demo@example.test>\r\n"
+           + b"BDAT %d\r\n" % len(c1) + c1
+           + b"BDAT %d\r\n" % len(c2) + c2
+           + b"BDAT %d LAST\r\n" % len(c3) + c3 + b"NOOP\r\n")
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    assert d.reply()[0] == 250
+    code, lines = d.reply()
+    assert code == 250 and "queued as" in lines[0]
+    assert d.reply()[0] == 250  # the NOOP after the last chunk
+    msg = server.wait_messages("demo@example.test", 1)[0]
+    assert msg.endswith(b"Subject: chunks\n\nline one\n.\n..two dots\n"
+                        b"\xc3\xa9t\xc3\xa9\nlast line\n")
+
+
+def test_bdat_zero_last_and_data_after_bdat(server):
+    d = bdat_session(server)
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    body = b"Subject: z\r\n\r\nx\r\n"
+    d.send(b"BDAT %d\r\n" % len(body) + body)
+    assert d.reply()[0] == 250
+    assert d.cmd("DATA")[1][0].startswith("503 5.5.1")
+    assert d.cmd("BDAT 0 LAST")[0] == 250
+    assert server.wait_messages("demo@example.test", 1)[0].endswith(b"\n\nx\n")
+
+
+def test_bdat_without_recipients_still_reads_the_chunk(server):
+    d = bdat_session(server)
+    d.cmd("MAIL FROM:<a@example.org>")
+    # The chunk text looks like commands; it must be skipped, not run.
+    chunk = b"RSET\r\nQUIT\r\n"
+    d.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+    assert d.reply()[1][0].startswith("503 5.5.1")
+    assert d.cmd("NOOP")[0] == 250
+
+
+def test_bdat_bare_lf_refused(server):
+    d = bdat_session(server)
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    chunk = b"Subject: lf\n\nbare\n"
+    d.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+    code, lines = d.reply()
+    assert code == 550 and "5.5.2" in lines[0]
+    assert server.messages("demo@example.test") == []

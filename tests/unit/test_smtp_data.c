@@ -511,11 +511,74 @@ test_large(void **state)
 	free(expect);
 }
 
+/* Feeds `in` as BDAT chunks cut at `cut` (0: whole) and returns the
+ * stored bytes (owned) and the automaton's verdicts. */
+static char *
+feed_chunked(const char *in, size_t len, size_t cut, struct smtp_data *d,
+             size_t *outlen_r)
+{
+	struct buf out;
+	char *r;
+
+	buf_init(&out, 1 << 20);
+	smtp_data_init_chunked(d, 0, 3);
+	for (size_t off = 0; off < len;) {
+		size_t n = cut == 0 || cut > len - off ? len - off : cut;
+		size_t used = 0;
+
+		assert_int_equal(smtp_data_feed(d, in + off, n, &used, &out),
+		                 SMTP_DATA_NEED_MORE);
+		assert_int_equal(used, n);
+		off += n;
+	}
+	smtp_data_finish(d);
+	*outlen_r = buf_len(&out);
+	r = malloc(buf_len(&out) + 1);
+	memcpy(r, buf_len(&out) ? buf_data(&out) : "", buf_len(&out));
+	buf_deinit(&out);
+	return r;
+}
+
+static void
+test_chunked(void **state)
+{
+	/* No dot-stuffing and no end marker in BDAT chunks (RFC 3030 2):
+	 * ".\r\n" is an ordinary line, and so is "..". */
+	static const char in[] = "Received: a\r\nReceived: b\r\n\r\n"
+	                         ".\r\n..x\r\n.\r\nlast";
+	static const char want[] =
+	        "Received: a\nReceived: b\n\n.\n..x\n.\nlast";
+	size_t len = sizeof(in) - 1;
+
+	(void)state;
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct smtp_data d;
+		size_t n;
+		char *got = feed_chunked(in, len, cut, &d, &n);
+
+		assert_int_equal(n, sizeof(want) - 1);
+		assert_memory_equal(got, want, n);
+		assert_int_equal(d.hops, 2);
+		assert_false(d.bare_lf_cr);
+		free(got);
+	}
+	/* A CR at the very end of the last chunk is a bare CR. */
+	for (size_t cut = 0; cut <= 4; cut++) {
+		struct smtp_data d;
+		size_t n;
+		char *got = feed_chunked("ab\r\r", 4, cut, &d, &n);
+
+		assert_true(d.bare_lf_cr);
+		free(got);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_simple),
+	        cmocka_unit_test(test_chunked),
 	        cmocka_unit_test(test_empty_message),
 	        cmocka_unit_test(test_dot_unstuffing),
 	        cmocka_unit_test(test_pipelined_after_end),
