@@ -1,0 +1,1381 @@
+/*
+ * Unit tests for the local message store (src/store): batched delivery,
+ * UIDs, flags and modseqs, expunge, rebuilding the index from the
+ * Maildir, files from other Maildir tools, quota, notification between
+ * two handles, undoing deliveries, mailbox management, APPEND, COPY and
+ * MOVE, and reading bodies with CRLF line ends. Each test runs in a fresh
+ * temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/xalloc.h"
+#include "log/log.h"
+#include "store/store.h"
+
+struct t {
+	char dir[64];
+	char inbox[256]; /* account root */
+	struct store *store;
+	unsigned nspool;
+};
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct t *t = xmalloc(sizeof(*t));
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(t->dir) == NULL)
+		return -1;
+	snprintf(t->inbox, sizeof(t->inbox), "%s/mail/example.org/alice",
+	         t->dir);
+	t->store = store_local_new(t->dir);
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct t *t = *state;
+
+	store_free(&t->store);
+	nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+static struct store_account *
+open_acct(struct t *t)
+{
+	struct store_account *acct = NULL;
+	const char *error = NULL;
+	enum store_result r;
+
+	r = store_account_open(t->store, "example.org", "alice",
+	                       STORE_OPEN_CREATE, &acct, &error);
+	if (r != STORE_OK)
+		fail_msg("open: %s: %s", store_result_str(r), error);
+	return acct;
+}
+
+static struct store_mailbox *
+open_mbox(struct store_account *acct, const char *name)
+{
+	struct store_mailbox *mbox = NULL;
+	const char *error = NULL;
+	enum store_result r = store_mailbox_open(acct, name, &mbox, &error);
+
+	if (r != STORE_OK)
+		fail_msg("open %s: %s: %s", name, store_result_str(r), error);
+	return mbox;
+}
+
+/* Writes a spool file holding `text`; returns its path (static). */
+static const char *
+spool(struct t *t, const char *text)
+{
+	static char path[128];
+	char dir[96];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/spool", t->dir);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/msg%u", dir, ++t->nspool);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Delivers each text in one batch; returns the UIDs in uids[]. */
+static void
+deliver_batch(struct t *t, struct store_account *acct, const char *const *texts,
+              size_t n, uint32_t *uids)
+{
+	const char *error = NULL;
+
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct store_delivery *d = NULL;
+		const char *path = spool(t, texts[i]);
+		enum store_result r = store_deliver(
+		        acct, "INBOX", path, strlen(texts[i]), 0, &d, &error);
+
+		if (r != STORE_OK)
+			fail_msg("deliver: %s", error);
+		if (uids != NULL)
+			uids[i] = store_delivery_uid(d);
+		store_delivery_free(&d);
+	}
+	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
+}
+
+static uint32_t
+deliver_one(struct t *t, struct store_account *acct, const char *text)
+{
+	uint32_t uid = 0;
+
+	deliver_batch(t, acct, &text, 1, &uid);
+	return uid;
+}
+
+static const char *const msgs[] = {
+        "From: a@example.org\nSubject: one\n\nfirst\n",
+        "From: b@example.org\nSubject: two\n\nsecond body\nline\n",
+        "From: c@example.org\nSubject: three\n\nthird\n",
+};
+
+/* Collects metadata of a fetch. */
+struct metas {
+	struct store_msg_meta m[64];
+	size_t n;
+};
+
+static int
+meta_cb(void *ctx, const struct store_msg_meta *m)
+{
+	struct metas *ms = ctx;
+
+	if (ms->n < 64)
+		ms->m[ms->n++] = *m;
+	return 0;
+}
+
+static void
+fetch_all(struct store_mailbox *mbox, struct metas *ms)
+{
+	const char *error = NULL;
+
+	memset(ms, 0, sizeof(*ms));
+	assert_int_equal(
+	        store_fetch_meta(mbox, 1, UINT32_MAX, 0, meta_cb, ms, &error),
+	        STORE_OK);
+}
+
+/* Counts directory entries (not starting with '.') of <root>/<sub>. */
+static int
+count_files(const char *root, const char *sub)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Finds the file name in <root>/<sub> containing `needle`. */
+static bool
+find_file(const char *root, const char *sub, const char *needle, char *out,
+          size_t outsz)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *de;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	d = opendir(path);
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, needle) != NULL) {
+			snprintf(out, outsz, "%s", de->d_name);
+			found = true;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static void
+remove_index(struct t *t)
+{
+	static const char *const names[] = {"postern-index.sqlite",
+	                                    "postern-index.sqlite-wal",
+	                                    "postern-index.sqlite-shm"};
+	char path[512];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->inbox, names[i]);
+		unlink(path);
+	}
+}
+
+/* --- tests ------------------------------------------------------------------
+ */
+
+static void
+test_deliver_reopen_list(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_mailbox_status st;
+	struct metas ms;
+	uint32_t uids[3];
+	uint64_t bytes, count;
+	const char *error;
+	char name[300];
+
+	deliver_batch(t, acct, msgs, 3, uids);
+	assert_int_equal(uids[0], 1);
+	assert_int_equal(uids[1], 2);
+	assert_int_equal(uids[2], 3);
+	assert_int_equal(count_files(t->inbox, "new"), 3);
+	/* The name carries what a rebuild needs. */
+	assert_true(find_file(t->inbox, "new", ",U=2", name, sizeof(name)));
+	assert_non_null(strstr(name, ",S=51,W=56,"));
+	store_account_close(&acct);
+
+	acct = open_acct(t);
+	mbox = open_mbox(acct, "inbox");
+	assert_string_equal(store_mailbox_name(mbox), "INBOX");
+	store_mailbox_get_status(mbox, &st);
+	assert_int_equal(st.messages, 3);
+	assert_int_equal(st.uidnext, 4);
+	assert_int_equal(st.unseen, 3);
+	assert_int_equal(st.recent, 3);
+	assert_true(st.uidvalidity > 0);
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(ms.m[i].uid, i + 1);
+		/* RFC822.SIZE counts CRLF line ends. */
+		assert_int_equal(ms.m[i].size,
+		                 strlen(msgs[i]) + (i == 1 ? 5 : 4));
+		assert_int_equal(ms.m[i].flags, 0);
+		assert_true(ms.m[i].modseq > 0);
+		assert_true(ms.m[i].internal_date > 0);
+	}
+	assert_true(ms.m[0].modseq < ms.m[2].modseq);
+	assert_int_equal(store_account_usage(acct, &bytes, &count, &error),
+	                 STORE_OK);
+	assert_int_equal(count, 3);
+	assert_int_equal(bytes,
+	                 strlen(msgs[0]) + strlen(msgs[1]) + strlen(msgs[2]));
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+struct flag_results {
+	struct store_flag_result r[16];
+	size_t n;
+};
+
+static void
+flag_cb(void *ctx, const struct store_flag_result *res)
+{
+	struct flag_results *fr = ctx;
+
+	if (fr->n < 16)
+		fr->r[fr->n++] = *res;
+}
+
+struct changes {
+	uint32_t uid[16];
+	bool expunged[16];
+	uint64_t modseq[16];
+	size_t n;
+};
+
+static int
+change_cb(void *ctx, const struct store_msg_meta *m, bool expunged)
+{
+	struct changes *c = ctx;
+
+	if (c->n < 16) {
+		c->uid[c->n] = m->uid;
+		c->expunged[c->n] = expunged;
+		c->modseq[c->n++] = m->modseq;
+	}
+	return 0;
+}
+
+static void
+test_flags_modseq(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_uid_range one = {1, 1}, all = {1, UINT32_MAX};
+	struct store_flag_change chg = {0};
+	struct flag_results fr = {0};
+	struct store_mailbox_status st;
+	struct changes ch = {0};
+	const char *kws[] = {"$Forwarded", "Work"};
+	const char *const *names;
+	const char *error = NULL;
+	uint64_t before;
+	size_t nk;
+	struct metas ms;
+	char name[300];
+
+	deliver_batch(t, acct, msgs, 2, NULL);
+	mbox = open_mbox(acct, "INBOX");
+	store_mailbox_get_status(mbox, &st);
+	before = st.highestmodseq;
+
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED;
+	assert_int_equal(
+	        store_set_flags(mbox, &one, 1, &chg, flag_cb, &fr, &error),
+	        STORE_OK);
+	assert_int_equal(fr.n, 1);
+	assert_true(fr.r[0].changed);
+	assert_int_equal(fr.r[0].flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_true(fr.r[0].modseq > before);
+	/* The file moved to cur/ with the flags in its name. */
+	assert_true(
+	        find_file(t->inbox, "cur", ",U=1:2,FS", name, sizeof(name)));
+	assert_int_equal(count_files(t->inbox, "new"), 1);
+
+	/* The same again changes nothing and keeps the modseq. */
+	fr.n = 0;
+	assert_int_equal(
+	        store_set_flags(mbox, &one, 1, &chg, flag_cb, &fr, &error),
+	        STORE_OK);
+	assert_false(fr.r[0].changed);
+
+	/* Keywords get letters through the mailbox's keyword list. */
+	chg.op = STORE_FLAGS_REPLACE;
+	chg.flags = STORE_FLAG_ANSWERED;
+	chg.keywords = kws;
+	chg.nkeywords = 2;
+	fr.n = 0;
+	assert_int_equal(
+	        store_set_flags(mbox, &all, 1, &chg, flag_cb, &fr, &error),
+	        STORE_OK);
+	assert_int_equal(fr.n, 2);
+	assert_int_equal(fr.r[0].keywords, 3);
+	assert_int_equal(fr.r[1].flags, STORE_FLAG_ANSWERED);
+	assert_int_equal(fr.r[0].modseq, fr.r[1].modseq);
+	names = store_mailbox_keywords(mbox, &nk);
+	assert_int_equal(nk, 2);
+	assert_string_equal(names[0], "$Forwarded");
+	assert_string_equal(names[1], "Work");
+	assert_true(
+	        find_file(t->inbox, "cur", ",U=2:2,Rab", name, sizeof(name)));
+
+	/* Remove one keyword, case-insensitively. */
+	chg.op = STORE_FLAGS_REMOVE;
+	chg.flags = 0;
+	kws[0] = "work";
+	chg.nkeywords = 1;
+	fr.n = 0;
+	assert_int_equal(
+	        store_set_flags(mbox, &one, 1, &chg, flag_cb, &fr, &error),
+	        STORE_OK);
+	assert_int_equal(fr.r[0].keywords, 1);
+
+	/* UNCHANGEDSINCE below the message's modseq: a conflict. */
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_DELETED;
+	chg.nkeywords = 0;
+	chg.unchanged_since = before;
+	fr.n = 0;
+	assert_int_equal(
+	        store_set_flags(mbox, &one, 1, &chg, flag_cb, &fr, &error),
+	        STORE_OK);
+	assert_true(fr.r[0].conflict);
+	assert_false(fr.r[0].changed);
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.m[0].flags & STORE_FLAG_DELETED, 0);
+
+	/* Changes since the first STORE: both messages. */
+	assert_int_equal(
+	        store_mailbox_changes(mbox, before, change_cb, &ch, &error),
+	        STORE_OK);
+	assert_int_equal(ch.n, 2);
+	assert_false(ch.expunged[0]);
+	store_mailbox_get_status(mbox, &st);
+	assert_true(st.highestmodseq >= ch.modseq[0]);
+
+	/* A 27th keyword does not fit. */
+	for (int i = 0; i < 25; i++) {
+		char kw[16];
+		const char *p = kw;
+
+		snprintf(kw, sizeof(kw), "k%d", i);
+		chg.keywords = &p;
+		chg.nkeywords = 1;
+		chg.unchanged_since = 0;
+		chg.flags = 0;
+		assert_int_equal(store_set_flags(mbox, &one, 1, &chg, NULL,
+		                                 NULL, &error),
+		                 i < 24 ? STORE_OK : STORE_LIMIT);
+	}
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+static void
+uid_cb(void *ctx, uint32_t uid)
+{
+	struct changes *c = ctx;
+
+	if (c->n < 16)
+		c->uid[c->n++] = uid;
+}
+
+static void
+test_expunge(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_uid_range r2 = {2, 2}, all = {1, UINT32_MAX};
+	struct store_flag_change chg = {0};
+	struct store_mailbox_status st;
+	struct changes gone = {0}, ch = {0};
+	const char *error = NULL;
+	uint64_t before, bytes;
+	struct metas ms;
+
+	deliver_batch(t, acct, msgs, 3, NULL);
+	mbox = open_mbox(acct, "INBOX");
+	store_mailbox_get_status(mbox, &st);
+	before = st.highestmodseq;
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_DELETED;
+	assert_int_equal(
+	        store_set_flags(mbox, &r2, 1, &chg, NULL, NULL, &error),
+	        STORE_OK);
+	/* Only \Deleted messages go. */
+	assert_int_equal(
+	        store_expunge(mbox, &all, 1, true, uid_cb, &gone, &error),
+	        STORE_OK);
+	assert_int_equal(gone.n, 1);
+	assert_int_equal(gone.uid[0], 2);
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 2);
+	assert_int_equal(ms.m[0].uid, 1);
+	assert_int_equal(ms.m[1].uid, 3);
+	assert_int_equal(
+	        count_files(t->inbox, "new") + count_files(t->inbox, "cur"), 2);
+	assert_int_equal(
+	        store_mailbox_changes(mbox, before, change_cb, &ch, &error),
+	        STORE_OK);
+	assert_int_equal(ch.n, 1);
+	assert_int_equal(ch.uid[0], 2);
+	assert_true(ch.expunged[0]);
+	/* POP3 DELE: any message. */
+	gone.n = 0;
+	assert_int_equal(
+	        store_expunge(mbox, NULL, 0, false, uid_cb, &gone, &error),
+	        STORE_OK);
+	assert_int_equal(gone.n, 2);
+	assert_int_equal(store_account_usage(acct, &bytes, NULL, &error),
+	                 STORE_OK);
+	assert_int_equal(bytes, 0);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+static void
+test_uids_never_reused(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_mailbox_status st;
+	const char *error = NULL;
+	uint32_t uidv, uid;
+
+	deliver_batch(t, acct, msgs, 3, NULL);
+	mbox = open_mbox(acct, "INBOX");
+	store_mailbox_get_status(mbox, &st);
+	uidv = st.uidvalidity;
+	assert_int_equal(
+	        store_expunge(mbox, NULL, 0, false, NULL, NULL, &error),
+	        STORE_OK);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+
+	acct = open_acct(t);
+	uid = deliver_one(t, acct, msgs[0]);
+	assert_int_equal(uid, 4);
+	store_account_close(&acct);
+
+	/* Lose the index with the highest UIDs expunged: the reservation
+	 * in postern-uidlist keeps them from coming back. */
+	acct = open_acct(t);
+	mbox = open_mbox(acct, "INBOX");
+	assert_int_equal(
+	        store_expunge(mbox, NULL, 0, false, NULL, NULL, &error),
+	        STORE_OK);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+	remove_index(t);
+	acct = open_acct(t);
+	uid = deliver_one(t, acct, msgs[1]);
+	assert_true(uid > 4);
+	mbox = open_mbox(acct, "INBOX");
+	store_mailbox_get_status(mbox, &st);
+	assert_int_equal(st.uidvalidity, uidv);
+	assert_true(st.uidnext > uid);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+/* What a mailbox looks like, to compare before and after a rebuild. */
+struct snapshot {
+	uint32_t uidvalidity;
+	struct metas ms;
+	size_t nkeywords;
+	char keywords[4][32];
+	char names[16][64];
+	size_t nnames;
+};
+
+static void
+list_cb(void *ctx, const char *name, unsigned attrs)
+{
+	struct snapshot *s = ctx;
+
+	(void)attrs;
+	if (s->nnames < 16)
+		snprintf(s->names[s->nnames++], sizeof(s->names[0]), "%s",
+		         name);
+}
+
+static void
+snapshot(struct store_account *acct, const char *mailbox, struct snapshot *s)
+{
+	struct store_mailbox *mbox = open_mbox(acct, mailbox);
+	struct store_mailbox_status st;
+	const char *const *kw;
+	const char *error = NULL;
+
+	memset(s, 0, sizeof(*s));
+	store_mailbox_get_status(mbox, &st);
+	s->uidvalidity = st.uidvalidity;
+	fetch_all(mbox, &s->ms);
+	kw = store_mailbox_keywords(mbox, &s->nkeywords);
+	for (size_t i = 0; i < s->nkeywords && i < 4; i++)
+		snprintf(s->keywords[i], sizeof(s->keywords[i]), "%s", kw[i]);
+	store_mailbox_close(&mbox);
+	assert_int_equal(store_mailbox_list(acct, list_cb, s, &error),
+	                 STORE_OK);
+}
+
+static void
+assert_same(const struct snapshot *a, const struct snapshot *b)
+{
+	assert_int_equal(a->uidvalidity, b->uidvalidity);
+	assert_int_equal(a->ms.n, b->ms.n);
+	for (size_t i = 0; i < a->ms.n; i++) {
+		assert_int_equal(a->ms.m[i].uid, b->ms.m[i].uid);
+		assert_int_equal(a->ms.m[i].flags, b->ms.m[i].flags);
+		assert_int_equal(a->ms.m[i].keywords, b->ms.m[i].keywords);
+		assert_int_equal(a->ms.m[i].size, b->ms.m[i].size);
+		assert_int_equal(a->ms.m[i].internal_date,
+		                 b->ms.m[i].internal_date);
+		/* Modseqs only grow: a client's cached state is older. */
+		assert_true(b->ms.m[i].modseq > a->ms.m[i].modseq);
+	}
+	assert_int_equal(a->nkeywords, b->nkeywords);
+	for (size_t i = 0; i < a->nkeywords && i < 4; i++)
+		assert_string_equal(a->keywords[i], b->keywords[i]);
+	assert_int_equal(a->nnames, b->nnames);
+	for (size_t i = 0; i < a->nnames; i++)
+		assert_string_equal(a->names[i], b->names[i]);
+}
+
+/* Three messages in INBOX with flags and a keyword, one taken to cur/, and
+ * an appended message in a folder. */
+static void
+populate(struct t *t, struct store_account *acct)
+{
+	struct store_uid_range r1 = {1, 1}, r3 = {3, 3};
+	struct store_flag_change chg = {0};
+	struct store_append_info info = {0};
+	struct store_append *app = NULL;
+	struct store_mailbox *mbox;
+	const char *kw = "Important";
+	const char *error = NULL;
+	uint32_t uidv, uid;
+
+	deliver_batch(t, acct, msgs, 3, NULL);
+	mbox = open_mbox(acct, "INBOX");
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_SEEN;
+	chg.keywords = &kw;
+	chg.nkeywords = 1;
+	assert_int_equal(
+	        store_set_flags(mbox, &r1, 1, &chg, NULL, NULL, &error),
+	        STORE_OK);
+	chg.flags = STORE_FLAG_DRAFT | STORE_FLAG_ANSWERED;
+	chg.nkeywords = 0;
+	assert_int_equal(
+	        store_set_flags(mbox, &r3, 1, &chg, NULL, NULL, &error),
+	        STORE_OK);
+	store_mailbox_close(&mbox);
+	assert_int_equal(store_mailbox_create(acct, "Lists/Work", &error),
+	                 STORE_OK);
+	assert_int_equal(store_append_begin(acct, "Lists/Work", &app, &error),
+	                 STORE_OK);
+	assert_int_equal(
+	        store_append_write(app, "Subject: x\r\n\r\nhi\r\n", 18, &error),
+	        STORE_OK);
+	info.flags = STORE_FLAG_SEEN;
+	info.internal_date = 1000000000;
+	assert_int_equal(store_append_finish(&app, &info, &uidv, &uid, &error),
+	                 STORE_OK);
+	assert_int_equal(uid, 1);
+}
+
+static void
+test_rebuild_missing_index(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct snapshot a, b, fa, fb;
+
+	populate(t, acct);
+	snapshot(acct, "INBOX", &a);
+	snapshot(acct, "Lists/Work", &fa);
+	assert_int_equal(a.ms.n, 3);
+	assert_int_equal(a.nkeywords, 1);
+	store_account_close(&acct);
+
+	remove_index(t);
+	acct = open_acct(t);
+	snapshot(acct, "INBOX", &b);
+	snapshot(acct, "Lists/Work", &fb);
+	assert_same(&a, &b);
+	assert_same(&fa, &fb);
+	assert_int_equal(fb.ms.m[0].internal_date, 1000000000);
+	store_account_close(&acct);
+}
+
+static void
+test_rebuild_corrupt_index(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct snapshot a, b;
+	char path[512];
+	FILE *f;
+
+	populate(t, acct);
+	snapshot(acct, "INBOX", &a);
+	store_account_close(&acct);
+
+	snprintf(path, sizeof(path), "%s/postern-index.sqlite", t->inbox);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	for (int i = 0; i < 4096; i++)
+		fputc("garbage!"[i % 8], f);
+	fclose(f);
+	acct = open_acct(t);
+	snapshot(acct, "INBOX", &b);
+	assert_same(&a, &b);
+	/* The bad file is kept for a look. */
+	snprintf(path, sizeof(path), "%s/postern-index.sqlite.corrupt",
+	         t->inbox);
+	assert_int_equal(access(path, F_OK), 0);
+	store_account_close(&acct);
+}
+
+static void
+drop_foreign(struct t *t, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/new/%s", t->inbox, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_foreign_file(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_mailbox_status st;
+	struct store_body *body = NULL;
+	const char *error = NULL;
+	struct metas ms;
+	char name[300];
+	int fd;
+
+	deliver_batch(t, acct, msgs, 2, NULL);
+	drop_foreign(t, "1700000000.M1P1.otherhost", "Subject: hi\n\nx\n");
+	/* A name whose U= a delivered message already has. */
+	drop_foreign(t, "1700000001.M2P2.otherhost,U=1", "Subject: dup\n\n");
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 4);
+	assert_int_equal(ms.m[2].uid, 3);
+	assert_int_equal(ms.m[3].uid, 4);
+	assert_int_equal(ms.m[2].size, 18);
+	/* Renamed to carry their UIDs. */
+	assert_true(find_file(t->inbox, "new",
+	                      "1700000000.M1P1.otherhost,S=15,W=18,U=3", name,
+	                      sizeof(name)));
+	assert_true(find_file(t->inbox, "new",
+	                      "1700000001.M2P2.otherhost,S=14,W=16,U=4", name,
+	                      sizeof(name)));
+	assert_int_equal(store_body_open(mbox, 3, &body, &error), STORE_OK);
+	store_body_free(&body);
+
+	/* While the mailbox is open, a new file is seen through the
+	 * notification descriptor. */
+	fd = store_account_notify_fd(acct);
+	assert_true(fd >= 0);
+	drop_foreign(t, "1700000002.M3P3.otherhost", "Subject: late\n\n");
+	assert_true(store_account_notify_read(acct) & STORE_NOTIFY_FILES);
+	assert_int_equal(store_mailbox_refresh(mbox, &st, &error), STORE_OK);
+	assert_int_equal(st.messages, 5);
+	assert_int_equal(st.uidnext, 6);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+static void
+test_quota(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_delivery *d = NULL;
+	const char *error = NULL;
+	const char *path;
+	uint64_t bytes;
+
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	path = spool(t, msgs[0]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[0]), 80,
+	                               &d, &error),
+	                 STORE_OK);
+	store_delivery_free(&d);
+	path = spool(t, msgs[1]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[1]), 80,
+	                               &d, &error),
+	                 STORE_OVERQUOTA);
+	assert_null(d);
+	/* A smaller one still fits. */
+	path = spool(t, "x\n");
+	assert_int_equal(store_deliver(acct, "INBOX", path, 2, 80, &d, &error),
+	                 STORE_OK);
+	store_delivery_free(&d);
+	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
+	assert_int_equal(count_files(t->inbox, "new"), 2);
+	assert_int_equal(store_account_usage(acct, &bytes, NULL, &error),
+	                 STORE_OK);
+	assert_int_equal(bytes, strlen(msgs[0]) + 2);
+	/* No such mailbox. */
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	assert_int_equal(store_deliver(acct, "Nope", path, 2, 0, &d, &error),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
+	store_account_close(&acct);
+}
+
+static bool
+readable(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+static void
+test_notify_two_handles(void **state)
+{
+	struct t *t = *state;
+	struct store_account *a = open_acct(t), *b = open_acct(t);
+	struct store_mailbox *ma, *mb;
+	struct store_uid_range one = {1, 1};
+	struct store_flag_change chg = {0};
+	struct store_mailbox_status st;
+	struct changes ch = {0};
+	const char *error = NULL;
+	uint64_t seen;
+	int fd;
+
+	mb = open_mbox(b, "INBOX");
+	fd = store_account_notify_fd(b);
+	assert_true(fd >= 0);
+	assert_false(readable(fd, 0));
+	store_mailbox_get_status(mb, &st);
+	seen = st.highestmodseq;
+
+	/* A delivers through its own handle (another process, in life). */
+	deliver_one(t, a, msgs[0]);
+	assert_true(readable(fd, 1000));
+	assert_true(store_account_notify_read(b) & STORE_NOTIFY_INDEX);
+	assert_false(readable(fd, 0));
+	assert_int_equal(store_mailbox_refresh(mb, &st, &error), STORE_OK);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(
+	        store_mailbox_changes(mb, seen, change_cb, &ch, &error),
+	        STORE_OK);
+	assert_int_equal(ch.n, 1);
+	assert_int_equal(ch.uid[0], 1);
+	seen = st.highestmodseq;
+
+	/* A flag change by A wakes B too. */
+	ma = open_mbox(a, "INBOX");
+	store_account_notify_read(b);
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_SEEN;
+	assert_int_equal(store_set_flags(ma, &one, 1, &chg, NULL, NULL, &error),
+	                 STORE_OK);
+	assert_true(readable(fd, 1000));
+	assert_true(store_account_notify_read(b) & STORE_NOTIFY_INDEX);
+	assert_int_equal(store_mailbox_refresh(mb, &st, &error), STORE_OK);
+	assert_true(st.highestmodseq > seen);
+	assert_int_equal(st.unseen, 0);
+	ch.n = 0;
+	assert_int_equal(
+	        store_mailbox_changes(mb, seen, change_cb, &ch, &error),
+	        STORE_OK);
+	assert_int_equal(ch.n, 1);
+
+	/* A mailbox made by A. */
+	store_account_notify_read(b);
+	assert_int_equal(store_mailbox_create(a, "Projects", &error), STORE_OK);
+	assert_true(readable(fd, 1000));
+	assert_true(store_account_notify_read(b) & STORE_NOTIFY_MAILBOXES);
+
+	/* Expunged by A: B's handle learns it. */
+	assert_int_equal(store_expunge(ma, NULL, 0, false, NULL, NULL, &error),
+	                 STORE_OK);
+	assert_true(readable(fd, 1000));
+	store_account_notify_read(b);
+	assert_int_equal(store_mailbox_refresh(mb, &st, &error), STORE_OK);
+	assert_int_equal(st.messages, 0);
+	store_mailbox_close(&ma);
+	store_mailbox_close(&mb);
+	store_account_close(&a);
+	store_account_close(&b);
+}
+
+static void
+test_batch_undo(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_delivery *d1 = NULL, *d2 = NULL, *d3 = NULL;
+	struct store_mailbox *mbox;
+	const char *error = NULL;
+	const char *path;
+	struct metas ms;
+
+	/* Undo inside the batch (another recipient of the message failed). */
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	path = spool(t, msgs[0]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[0]), 0,
+	                               &d1, &error),
+	                 STORE_OK);
+	path = spool(t, msgs[1]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[1]), 0,
+	                               &d2, &error),
+	                 STORE_OK);
+	assert_int_equal(count_files(t->inbox, "new"), 2);
+	assert_int_equal(store_delivery_undo(d1, &error), STORE_OK);
+	assert_int_equal(count_files(t->inbox, "new"), 1);
+	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
+	/* Undo after the commit (the flush failed). */
+	assert_int_equal(store_delivery_undo(d2, &error), STORE_OK);
+	assert_int_equal(store_delivery_undo(d2, &error), STORE_OK);
+	assert_int_equal(count_files(t->inbox, "new"), 0);
+	store_delivery_free(&d1);
+	store_delivery_free(&d2);
+
+	/* A rolled-back batch leaves nothing. */
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	path = spool(t, msgs[2]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[2]), 0,
+	                               &d3, &error),
+	                 STORE_OK);
+	assert_int_equal(count_files(t->inbox, "new"), 1);
+	store_batch_rollback(acct);
+	assert_int_equal(count_files(t->inbox, "new"), 0);
+	assert_int_equal(store_delivery_undo(d3, &error), STORE_OK);
+	store_delivery_free(&d3);
+
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 0);
+	store_mailbox_close(&mbox);
+	/* The undone UIDs are not given again. */
+	assert_true(deliver_one(t, acct, msgs[0]) > 2);
+	store_account_close(&acct);
+}
+
+struct listing {
+	char names[32][64];
+	unsigned attrs[32];
+	size_t n;
+};
+
+static void
+listing_cb(void *ctx, const char *name, unsigned attrs)
+{
+	struct listing *l = ctx;
+
+	if (l->n < 32) {
+		snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+		l->attrs[l->n++] = attrs;
+	}
+}
+
+static int
+listing_find(const struct listing *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->names[i], name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static void
+test_mailboxes(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox_status st;
+	struct listing l = {0};
+	const char *error = NULL;
+	char path[512];
+	int i;
+
+	assert_int_equal(store_mailbox_list(acct, listing_cb, &l, &error),
+	                 STORE_OK);
+	assert_int_equal(l.n, 6);
+	assert_string_equal(l.names[0], "INBOX");
+	assert_int_equal(l.attrs[listing_find(&l, "Sent")], STORE_MBOX_SENT);
+	assert_int_equal(l.attrs[listing_find(&l, "Drafts")],
+	                 STORE_MBOX_DRAFTS);
+	assert_int_equal(l.attrs[listing_find(&l, "Trash")], STORE_MBOX_TRASH);
+	assert_int_equal(l.attrs[listing_find(&l, "Junk")], STORE_MBOX_JUNK);
+	assert_int_equal(l.attrs[listing_find(&l, "Archive")],
+	                 STORE_MBOX_ARCHIVE);
+	snprintf(path, sizeof(path), "%s/.Sent/cur", t->inbox);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* Superiors are made; the hierarchy is '.' on disk. */
+	assert_int_equal(store_mailbox_create(acct, "Lists/Work", &error),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_create(acct, "Lists/Work", &error),
+	                 STORE_EXISTS);
+	assert_int_equal(store_mailbox_create(acct, "inbox", &error),
+	                 STORE_EXISTS);
+	assert_int_equal(store_mailbox_create(acct, "a//b", &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_mailbox_create(acct, "bad\xff", &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_mailbox_create(acct, "v1.2 100%", &error),
+	                 STORE_OK);
+	snprintf(path, sizeof(path), "%s/.v1%%2E2 100%%25/cur", t->inbox);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/.Lists.Work/maildirfolder", t->inbox);
+	assert_int_equal(access(path, F_OK), 0);
+	l.n = 0;
+	assert_int_equal(store_mailbox_list(acct, listing_cb, &l, &error),
+	                 STORE_OK);
+	i = listing_find(&l, "Lists");
+	assert_true(i >= 0);
+	assert_int_equal(l.attrs[i], STORE_MBOX_HASCHILDREN);
+	assert_true(listing_find(&l, "v1.2 100%") >= 0);
+
+	/* Rename takes the children along and keeps UIDVALIDITY. */
+	deliver_one(t, acct, msgs[0]);
+	assert_int_equal(store_mailbox_status(acct, "Lists/Work", &st, &error),
+	                 STORE_OK);
+	assert_int_equal(
+	        store_mailbox_rename(acct, "Lists", "Old/Lists", &error),
+	        STORE_OK);
+	l.n = 0;
+	assert_int_equal(store_mailbox_list(acct, listing_cb, &l, &error),
+	                 STORE_OK);
+	assert_int_equal(listing_find(&l, "Lists"), -1);
+	assert_true(listing_find(&l, "Old") >= 0);
+	assert_true(listing_find(&l, "Old/Lists/Work") >= 0);
+	{
+		struct store_mailbox_status st2;
+
+		assert_int_equal(store_mailbox_status(acct, "Old/Lists/Work",
+		                                      &st2, &error),
+		                 STORE_OK);
+		assert_int_equal(st2.uidvalidity, st.uidvalidity);
+	}
+	snprintf(path, sizeof(path), "%s/.Old.Lists.Work/cur", t->inbox);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(store_mailbox_rename(acct, "Old", "Old/x", &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_mailbox_rename(acct, "Sent", "Drafts", &error),
+	                 STORE_EXISTS);
+	assert_int_equal(store_mailbox_rename(acct, "Nope", "Other", &error),
+	                 STORE_NOTFOUND);
+
+	/* Delete keeps children (RFC 3501 6.3.4); INBOX stays. */
+	assert_int_equal(store_mailbox_delete(acct, "Old/Lists", &error),
+	                 STORE_OK);
+	assert_int_equal(
+	        store_mailbox_status(acct, "Old/Lists/Work", &st, &error),
+	        STORE_OK);
+	assert_int_equal(store_mailbox_delete(acct, "INBOX", &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_mailbox_delete(acct, "Nope", &error),
+	                 STORE_NOTFOUND);
+	snprintf(path, sizeof(path), "%s/.Old.Lists", t->inbox);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* A deleted and re-made mailbox gets a new UIDVALIDITY. */
+	assert_int_equal(store_mailbox_status(acct, "Trash", &st, &error),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_delete(acct, "Trash", &error), STORE_OK);
+	assert_int_equal(store_mailbox_create(acct, "Trash", &error), STORE_OK);
+	{
+		struct store_mailbox_status st2;
+
+		assert_int_equal(
+		        store_mailbox_status(acct, "Trash", &st2, &error),
+		        STORE_OK);
+		assert_true(st2.uidvalidity > st.uidvalidity);
+	}
+
+	/* RENAME INBOX moves the messages and leaves INBOX empty. */
+	assert_int_equal(store_mailbox_rename(acct, "INBOX", "Saved", &error),
+	                 STORE_OK);
+	assert_int_equal(store_mailbox_status(acct, "INBOX", &st, &error),
+	                 STORE_OK);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(store_mailbox_status(acct, "Saved", &st, &error),
+	                 STORE_OK);
+	assert_int_equal(st.messages, 1);
+	store_account_close(&acct);
+
+	/* A folder made by another tool is picked up. */
+	snprintf(path, sizeof(path), "%s/.Foreign", t->inbox);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.Foreign/cur", t->inbox);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.Foreign/new", t->inbox);
+	mkdir(path, 0700);
+	acct = open_acct(t);
+	assert_int_equal(store_mailbox_status(acct, "Foreign", &st, &error),
+	                 STORE_OK);
+	store_account_close(&acct);
+}
+
+struct pairs {
+	uint32_t src[8], dst[8];
+	size_t n;
+};
+
+static void
+copy_cb(void *ctx, uint32_t src, uint32_t dst)
+{
+	struct pairs *p = ctx;
+
+	if (p->n < 8) {
+		p->src[p->n] = src;
+		p->dst[p->n++] = dst;
+	}
+}
+
+static void
+test_append_copy_move(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_append *app = NULL;
+	struct store_append_info info = {0};
+	struct store_mailbox *inbox, *archive;
+	struct store_uid_range all = {1, UINT32_MAX}, r1 = {1, 1};
+	struct pairs p = {0};
+	struct store_body *body = NULL;
+	const char *kw = "$Label1";
+	const char *error = NULL;
+	const char *data;
+	uint32_t uidv = 0, uid = 0, duidv = 0;
+	struct metas ms;
+	char out[64];
+	size_t len;
+
+	assert_int_equal(store_append_begin(acct, "Nope", &app, &error),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_append_begin(acct, "INBOX", &app, &error),
+	                 STORE_OK);
+	/* CRLF split across writes; a lone CR stays. */
+	assert_int_equal(store_append_write(app, "Subject: a\r", 11, &error),
+	                 STORE_OK);
+	assert_int_equal(
+	        store_append_write(app, "\n\r\nbody\rx\r\n", 11, &error),
+	        STORE_OK);
+	info.flags = STORE_FLAG_SEEN | STORE_FLAG_FLAGGED;
+	info.keywords = &kw;
+	info.nkeywords = 1;
+	info.internal_date = 1234567890;
+	assert_int_equal(store_append_finish(&app, &info, &uidv, &uid, &error),
+	                 STORE_OK);
+	assert_null(app);
+	assert_int_equal(uid, 1);
+	inbox = open_mbox(acct, "INBOX");
+	fetch_all(inbox, &ms);
+	assert_int_equal(ms.n, 1);
+	assert_int_equal(ms.m[0].flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_int_equal(ms.m[0].keywords, 1);
+	assert_int_equal(ms.m[0].internal_date, 1234567890);
+	assert_int_equal(ms.m[0].size, 22);
+	assert_int_equal(store_body_open(inbox, 1, &body, &error), STORE_OK);
+	data = store_body_data(body, &len);
+	assert_int_equal(len, 19);
+	assert_memory_equal(data, "Subject: a\n\nbody\rx\n", 19);
+	assert_int_equal(store_body_read_crlf(body, 0, out, sizeof(out)), 22);
+	assert_memory_equal(out, "Subject: a\r\n\r\nbody\rx\r\n", 22);
+	store_body_free(&body);
+
+	/* An aborted append leaves nothing. */
+	assert_int_equal(store_append_begin(acct, "INBOX", &app, &error),
+	                 STORE_OK);
+	assert_int_equal(store_append_write(app, "x", 1, &error), STORE_OK);
+	store_append_abort(&app);
+	assert_int_equal(count_files(t->inbox, "tmp"), 0);
+
+	/* Over quota. */
+	assert_int_equal(store_append_begin(acct, "INBOX", &app, &error),
+	                 STORE_OK);
+	assert_int_equal(store_append_write(app, "0123456789", 10, &error),
+	                 STORE_OK);
+	info.quota = 20;
+	assert_int_equal(store_append_finish(&app, &info, NULL, NULL, &error),
+	                 STORE_OVERQUOTA);
+	info.quota = 0;
+
+	deliver_one(t, acct, msgs[0]);
+	assert_int_equal(store_mailbox_refresh(inbox, NULL, &error), STORE_OK);
+	assert_int_equal(store_copy(inbox, &all, 1, "Archive", false, 0,
+	                            copy_cb, &p, &duidv, &error),
+	                 STORE_OK);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.src[0], 1);
+	assert_int_equal(p.dst[0], 1);
+	assert_int_equal(p.src[1], 2);
+	assert_int_equal(p.dst[1], 2);
+	archive = open_mbox(acct, "Archive");
+	fetch_all(archive, &ms);
+	assert_int_equal(ms.n, 2);
+	assert_int_equal(ms.m[0].flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_int_equal(ms.m[0].internal_date, 1234567890);
+	{
+		size_t nk;
+		const char *const *names = store_mailbox_keywords(archive, &nk);
+
+		assert_int_equal(nk, 1);
+		assert_string_equal(names[0], "$Label1");
+	}
+	{
+		struct store_mailbox_status st;
+
+		store_mailbox_get_status(archive, &st);
+		assert_int_equal(st.uidvalidity, duidv);
+	}
+	assert_int_equal(store_copy(inbox, &all, 1, "Nope", false, 0, NULL,
+	                            NULL, NULL, &error),
+	                 STORE_NOTFOUND);
+	/* Copy over quota. */
+	assert_int_equal(store_copy(inbox, &all, 1, "Archive", false, 10, NULL,
+	                            NULL, NULL, &error),
+	                 STORE_OVERQUOTA);
+
+	/* MOVE: gone from the source. */
+	p.n = 0;
+	assert_int_equal(store_copy(inbox, &r1, 1, "Trash", true, 0, copy_cb,
+	                            &p, NULL, &error),
+	                 STORE_OK);
+	assert_int_equal(p.n, 1);
+	fetch_all(inbox, &ms);
+	assert_int_equal(ms.n, 1);
+	assert_int_equal(ms.m[0].uid, 2);
+	{
+		struct store_mailbox_status st;
+
+		assert_int_equal(
+		        store_mailbox_status(acct, "Trash", &st, &error),
+		        STORE_OK);
+		assert_int_equal(st.messages, 1);
+	}
+	store_mailbox_close(&archive);
+	store_mailbox_close(&inbox);
+	store_account_close(&acct);
+}
+
+static void
+test_take_new(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct store_mailbox_status st;
+	struct changes taken = {0};
+	const char *error = NULL;
+
+	deliver_batch(t, acct, msgs, 2, NULL);
+	mbox = open_mbox(acct, "INBOX");
+	assert_int_equal(store_take_new(mbox, uid_cb, &taken, &error),
+	                 STORE_OK);
+	assert_int_equal(taken.n, 2);
+	assert_int_equal(taken.uid[0], 1);
+	assert_int_equal(taken.uid[1], 2);
+	assert_int_equal(count_files(t->inbox, "new"), 0);
+	assert_int_equal(count_files(t->inbox, "cur"), 2);
+	assert_int_equal(store_mailbox_refresh(mbox, &st, &error), STORE_OK);
+	assert_int_equal(st.recent, 0);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+/* Every offset and length of a partial read equals the CRLF form. */
+static void
+test_body_crlf(void **state)
+{
+	struct t *t = *state;
+	static const char *const texts[] = {
+	        "a\nbb\r\nccc\n\nd", "\n\n", "x", "", "\r\n\r\n", "a\r\rb\n",
+	};
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+
+	for (size_t k = 0; k < sizeof(texts) / sizeof(*texts); k++)
+		deliver_one(t, acct, texts[k]);
+	mbox = open_mbox(acct, "INBOX");
+	for (size_t k = 0; k < sizeof(texts) / sizeof(*texts); k++) {
+		struct store_body *body = NULL;
+		const char *error = NULL;
+		char want[64], got[64];
+		size_t wl = 0;
+
+		for (const char *p = texts[k]; *p != '\0'; p++) {
+			if (*p == '\n' && (p == texts[k] || p[-1] != '\r'))
+				want[wl++] = '\r';
+			want[wl++] = *p;
+		}
+		assert_int_equal(
+		        store_body_open(mbox, (uint32_t)k + 1, &body, &error),
+		        STORE_OK);
+		assert_int_equal(store_body_crlf_size(body), wl);
+		for (size_t off = 0; off <= wl + 1; off++) {
+			for (size_t n = 1; n <= wl + 1; n++) {
+				size_t total = 0, got_n;
+
+				/* Read in pieces of n from off. */
+				while ((got_n = store_body_read_crlf(
+				                body, off + total, got + total,
+				                n)) > 0)
+					total += got_n;
+				assert_int_equal(total,
+				                 off <= wl ? wl - off : 0);
+				if (total > 0)
+					assert_memory_equal(got, want + off,
+					                    total);
+			}
+		}
+		store_body_free(&body);
+	}
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
+static void
+test_account_names(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(store_account_open(t->store, "example.org", "../x",
+	                                    STORE_OPEN_CREATE, &acct, &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_account_open(t->store, ".org", "x",
+	                                    STORE_OPEN_CREATE, &acct, &error),
+	                 STORE_PERMFAIL);
+	assert_int_equal(store_account_open(t->store, "example.org", "bob", 0,
+	                                    &acct, &error),
+	                 STORE_NOTFOUND);
+	assert_null(acct);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_deliver_reopen_list, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_flags_modseq, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_rebuild_missing_index,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rebuild_corrupt_index,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_file, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_notify_two_handles, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_batch_undo, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_mailboxes, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_append_copy_move, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_take_new, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_body_crlf, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_account_names, setup,
+	                                        teardown),
+	};
+
+	log_init("test", true, LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
