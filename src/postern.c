@@ -22,6 +22,10 @@ usage(FILE *f)
 	        "  user del ADDRESS\n"
 	        "  user list\n"
 	        "  queue list                   show the queue (also: mailq)\n"
+	        "  aliases check [FILE]         check the aliases file (also: "
+	        "newaliases)\n"
+	        "  aliases resolve ADDRESS...   show where mail to ADDRESS "
+	        "goes\n"
 	        "  version                      print the version\n"
 	        "\n"
 	        "The configuration defaults to $POSTERN_CONFIG, then %s.\n",
@@ -41,6 +45,12 @@ main(int argc, char **argv)
 	/* The classic names (symbolic links to this program). */
 	name = strrchr(argv[0], '/');
 	name = name != NULL ? name + 1 : argv[0];
+	if (strcmp(name, "newaliases") == 0) {
+		char arg0[] = "newaliases";
+		char *aargv[] = {arg0, NULL};
+
+		return cli_aliases(config, 1, aargv);
+	}
 	if (strcmp(name, "mailq") == 0) {
 		char list[] = "list";
 		char *qargv[] = {list, list, NULL};
@@ -71,6 +81,8 @@ main(int argc, char **argv)
 		return cli_check(config, argc - i, argv + i);
 	if (strcmp(argv[i], "user") == 0)
 		return cli_user(config, argc - i, argv + i);
+	if (strcmp(argv[i], "aliases") == 0)
+		return cli_aliases(config, argc - i, argv + i);
 	if (strcmp(argv[i], "queue") == 0)
 		return cli_queue(config, argc - i, argv + i);
 	if (strcmp(argv[i], "version") == 0) {

@@ -9,13 +9,6 @@
 
 #include "core/role.h"
 
-/* Status byte of MSG_AUTH_LOOKUP_R. */
-enum auth_lookup_status {
-	AUTH_LOOKUP_UNKNOWN = 0, /* no such account */
-	AUTH_LOOKUP_FOUND = 1,
-	AUTH_LOOKUP_TEMPFAIL = 2, /* users file unreadable: try later */
-};
-
 extern const struct role_ops auth_role_ops;
 
 #endif

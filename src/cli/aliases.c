@@ -29,39 +29,12 @@
 #include "cli/cli.h"
 #include "config/config.h"
 
-/* XXX(config): declared here until cli/cli.h carries it. */
-int cli_aliases(const char *config_path, int argc, char **argv);
-
 #define ALIASES_EXIT_OK    0
 #define ALIASES_EXIT_ERROR 1
 #define ALIASES_EXIT_USAGE 2
 
 /* Problems reported in full by check before the rest are counted. */
 #define ALIASES_CHECK_SHOWN 100
-
-/*
- * The aliases file named by the configuration, or NULL.
- * XXX(config): return cfg->aliases_file once config/params.c has the
- * `aliases_file` setting (absolute path, default none).
- */
-static const char *
-aliases_config_file(const struct config *cfg)
-{
-	(void)cfg;
-	return NULL;
-}
-
-/*
- * The recipient delimiter of the configuration.
- * XXX(config): return cfg->recipient_delimiter once config/params.c has
- * the `recipient_delimiter` setting (string, default "+", "" = off).
- */
-static const char *
-aliases_config_delimiter(const struct config *cfg)
-{
-	(void)cfg;
-	return "+";
-}
 
 static int
 aliases_usage(void)
@@ -96,7 +69,7 @@ aliases_ctx_init(struct resolve_ctx *ctx, const struct config *cfg,
 	ctx->aliases = al;
 	ctx->domains = (const char *const *)cfg->domains;
 	ctx->ndomains = cfg->ndomains;
-	ctx->delimiter = aliases_config_delimiter(cfg);
+	ctx->delimiter = config_recipient_delimiter(cfg);
 	ctx->account_lookup = aliases_passdb_lookup;
 	ctx->account_arg = db;
 }
@@ -232,7 +205,7 @@ aliases_check(const char *config_path, const char *file, bool is_newaliases)
 	if (cfg == NULL && file == NULL)
 		return ALIASES_EXIT_ERROR;
 	if (path == NULL)
-		path = aliases_config_file(cfg);
+		path = cfg->aliases_file;
 	if (path == NULL) {
 		fprintf(stderr, "postern: %s sets no aliases_file%s\n",
 		        cfg->path,
@@ -304,7 +277,7 @@ aliases_resolve(const char *config_path, const char *file, int naddr,
 
 	if (cfg == NULL)
 		return ALIASES_EXIT_ERROR;
-	path = file != NULL ? file : aliases_config_file(cfg);
+	path = file != NULL ? file : cfg->aliases_file;
 	if (path != NULL && (al = aliases_file_load(path)) == NULL)
 		goto out;
 	db = passdb_load(cfg->users_file, &err);

@@ -13,6 +13,8 @@ int cli_check(const char *config_path, int argc, char **argv);
 /* postern user add|passwd|del|list ... */
 int cli_user(const char *config_path, int argc, char **argv);
 
+/* postern aliases check [FILE] | resolve ADDRESS...; also newaliases */
+int cli_aliases(const char *config_path, int argc, char **argv);
 /* postern queue [list]: the messages queued for remote delivery */
 int cli_queue(const char *config_path, int argc, char **argv);
 

@@ -149,6 +149,9 @@ void config_free(struct config **cfgp);
 /* True if `domain` (any case, one trailing dot allowed) is one of the
  * local domains. False for NULL arguments. */
 bool config_is_local_domain(const struct config *cfg, const char *domain);
+
+/* The plus-addressing separator: one character, or "" when off. */
+const char *config_recipient_delimiter(const struct config *cfg);
 /* True if the address (AF_INET or AF_INET6; an IPv4-mapped IPv6 address
  * counts as its IPv4 address) is in relay_networks. False for other
  * families and NULL arguments. */

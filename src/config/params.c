@@ -1133,6 +1133,14 @@ config_params_set_defaults(struct config_parser *p)
 
 /* --- queries --------------------------------------------------------- */
 
+const char *
+config_recipient_delimiter(const struct config *cfg)
+{
+	return strcmp(cfg->recipient_delimiter, "none") == 0
+	               ? ""
+	               : cfg->recipient_delimiter;
+}
+
 bool
 config_is_local_domain(const struct config *cfg, const char *domain)
 {

@@ -19,7 +19,11 @@ enum msg_type {
 
 	/* smtp -> auth, and the reply */
 	MSG_AUTH_LOOKUP = 100, /* str address (lower case) */
-	MSG_AUTH_LOOKUP_R,     /* u8 found, u64 quota, str canonical address */
+	MSG_AUTH_LOOKUP_R,     /* u8 result (resolve_result), u32 ntargets,
+	                          per target: u8 kind (QUEUE_RCPT_*), str
+	                          address, str account (local) or "", u64
+	                          quota, str alias address (Delivered-To) or
+	                          "" */
 
 	/* smtp -> queue, and the replies */
 	MSG_QUEUE_OPEN = 200, /* (empty): open a spool file */

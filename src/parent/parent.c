@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth/aliases.h"
 #include "core/ipc.h"
 #include "core/loop.h"
 #include "core/msg.h"
@@ -233,6 +234,26 @@ parent_prepare_dirs(const struct config *cfg)
 	free(spool);
 	free(mail);
 	return rc;
+}
+
+/* An aliases file that is named must load: a typo would otherwise make
+ * every alias unknown. The auth role reads it again for itself. */
+static int
+parent_check_aliases(const struct config *cfg)
+{
+	struct aliases *al;
+	char *err = NULL;
+
+	if (cfg->aliases_file == NULL)
+		return 0;
+	al = aliases_load(cfg->aliases_file, &err);
+	if (al == NULL) {
+		log_err("aliases file refused:\n%s", err);
+		free(err);
+		return -1;
+	}
+	aliases_free(&al);
+	return 0;
 }
 
 static int
@@ -574,7 +595,8 @@ parent_sighup(void *arg, int signo)
 	if (!parent_same_listeners(pa->cfg, cfg))
 		log_warn("event=reload listener changes take effect at the "
 		         "next restart");
-	if (parent_prepare_dirs(cfg) < 0 || parent_prepare_tls(cfg) < 0) {
+	if (parent_prepare_dirs(cfg) < 0 || parent_prepare_tls(cfg) < 0 ||
+	    parent_check_aliases(cfg) < 0) {
 		log_err("event=reload result=refused");
 		config_free(&cfg);
 		return;
@@ -642,7 +664,8 @@ parent_main(const char *config_path, bool foreground)
 	}
 	log_init("parent", foreground || !pa.cfg->log_syslog,
 	         pa.cfg->log_level);
-	if (parent_prepare_dirs(pa.cfg) < 0 || parent_prepare_tls(pa.cfg) < 0)
+	if (parent_prepare_dirs(pa.cfg) < 0 || parent_prepare_tls(pa.cfg) < 0 ||
+	    parent_check_aliases(pa.cfg) < 0)
 		return 1;
 	pa.loop = loop_new();
 	if (parent_bind_all(&pa) < 0)

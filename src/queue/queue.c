@@ -53,8 +53,20 @@ enum spool_stage {
 
 struct spool_rcpt {
 	char *address;
-	char *mailbox; /* "domain/local" */
-	char *link;    /* the Maildir path once linked */
+	char *mailbox;      /* "domain/local" */
+	char *delivered_to; /* alias address, or NULL */
+	int variant;        /* the spool_variant delivered, or -1: the file */
+	char *link;         /* the Maildir path once linked */
+};
+
+/* A copy of the message with a Delivered-To: header (RFC 5321 6.3 loop
+ * detection for aliases), one per alias address: these recipients cannot
+ * share the hard-linked file. */
+struct spool_variant {
+	char *delivered_to;
+	char path[64];
+	int fd; /* held open and locked, like the spool file */
+	uint64_t size;
 };
 
 struct spool_file {
@@ -70,6 +82,9 @@ struct spool_file {
 	char *sender;
 	struct spool_rcpt *rcpts; /* local recipients */
 	size_t nrcpts;
+	struct spool_variant *variants;
+	size_t nvariants;
+	uint64_t body_offset; /* end of the Return-Path line */
 	struct envelope *env; /* remote recipients, or NULL */
 	bool queued;          /* spool/msg/ID and spool/env/ID exist */
 };
@@ -122,9 +137,22 @@ spool_file_free(struct spool_file *f)
 	for (size_t i = 0; i < f->nrcpts; i++) {
 		free(f->rcpts[i].address);
 		free(f->rcpts[i].mailbox);
+		free(f->rcpts[i].delivered_to);
 		free(f->rcpts[i].link);
 	}
 	free(f->rcpts);
+	for (size_t i = 0; i < f->nvariants; i++) {
+		struct spool_variant *v = &f->variants[i];
+
+		if (v->fd >= 0) {
+			close(v->fd);
+			if (unlink(v->path) < 0 && errno != ENOENT)
+				log_warn_errno("msg=%s unlink %s", f->id,
+				               v->path);
+		}
+		free(v->delivered_to);
+	}
+	free(f->variants);
 	free(f->sender);
 	envelope_free(&f->env);
 	free(f);
@@ -233,6 +261,107 @@ queue_abort(struct queue_client *c, const struct ipc_msg *msg)
 
 /* --- commit ------------------------------------------------------------- */
 
+/* Writes `len` bytes, all of them. */
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Copies bytes [off, off+len) of the spool file to `fd`. */
+static int
+copy_range(int from, int to, uint64_t off, uint64_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t n = pread(from, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (write_all(to, buf, (size_t)n) < 0)
+			return -1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes one variant: the Return-Path line, Delivered-To, the rest. */
+static int
+spool_write_variant(struct spool_file *f, struct spool_variant *v)
+{
+	char *hdr = xasprintf("Delivered-To: %s\n", v->delivered_to);
+	size_t hlen = strlen(hdr);
+	int rc = -1;
+
+	snprintf(v->path, sizeof(v->path), "spool/tmp/%s-%zu", f->id,
+	         (size_t)(v - f->variants));
+	v->fd = open(v->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (v->fd < 0 || flock(v->fd, LOCK_EX | LOCK_NB) < 0)
+		goto out;
+	if (copy_range(f->fd, v->fd, 0, f->body_offset) < 0 ||
+	    write_all(v->fd, hdr, hlen) < 0 ||
+	    copy_range(f->fd, v->fd, f->body_offset, f->size - f->body_offset) <
+	            0)
+		goto out;
+	v->size = f->size + hlen;
+	rc = 0;
+out:
+	free(hdr);
+	return rc;
+}
+
+/* Makes one Delivered-To copy per distinct alias address among the local
+ * recipients. The copies are flushed with the batch like the spool file
+ * itself. */
+static int
+spool_make_variants(struct spool_file *f)
+{
+	if (f->body_offset > f->size)
+		fatal("queue: body offset past the end of msg=%s", f->id);
+	for (size_t i = 0; i < f->nrcpts; i++) {
+		struct spool_rcpt *r = &f->rcpts[i];
+		size_t v;
+
+		if (r->delivered_to == NULL)
+			continue;
+		for (v = 0; v < f->nvariants; v++) {
+			if (strcmp(f->variants[v].delivered_to,
+			           r->delivered_to) == 0)
+				break;
+		}
+		if (v == f->nvariants) {
+			f->variants = xrealloc(f->variants,
+			                       (v + 1) * sizeof(*f->variants));
+			memset(&f->variants[v], 0, sizeof(f->variants[v]));
+			f->variants[v].fd = -1;
+			f->variants[v].delivered_to = xstrdup(r->delivered_to);
+			f->nvariants++;
+			if (spool_write_variant(f, &f->variants[v]) < 0)
+				return -1;
+		}
+		r->variant = (int)v;
+	}
+	return 0;
+}
+
 static void
 queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 {
@@ -254,6 +383,7 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 	f->reply_id = msg->id;
 	f->size = ipc_get_u64(&in);
 	body_offset = ipc_get_u64(&in);
+	f->body_offset = body_offset;
 	f->sender = ipc_get_str(&in);
 	ret = ipc_get_u8(&in);
 	envid = ipc_get_str(&in);
@@ -268,14 +398,25 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		char *mailbox = ipc_get_str(&in);
 		uint32_t notify = ipc_get_u32(&in);
 		char *orcpt = ipc_get_str(&in);
+		char *delivered_to = ipc_get_str(&in);
 
 		if (kind == QUEUE_RCPT_LOCAL &&
 		    maildir_mailbox_valid(mailbox)) {
-			f->rcpts[f->nrcpts].address = address;
-			f->rcpts[f->nrcpts++].mailbox = mailbox;
+			struct spool_rcpt *r = &f->rcpts[f->nrcpts++];
+
+			r->address = address;
+			r->mailbox = mailbox;
+			r->variant = -1;
+			if (delivered_to[0] != '\0')
+				r->delivered_to = delivered_to;
+			else
+				free(delivered_to);
 			free(orcpt);
 			continue;
 		}
+		/* XXX(#relay): forwarded copies get their Delivered-To when
+		 * the relay sends them. */
+		free(delivered_to);
 		if (kind != QUEUE_RCPT_REMOTE || address[0] == '\0')
 			fatal("queue: bad recipient kind=%u mailbox=%s", kind,
 			      mailbox);
@@ -310,6 +451,18 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		        (long long)st.st_size);
 		queue_reply(f, QUEUE_STATUS_TEMPFAIL,
 		            "451 4.3.0 Local error in processing");
+		client_unlist(f);
+		spool_file_free(f);
+		return;
+	}
+	if (spool_make_variants(f) < 0) {
+		int err = errno;
+
+		log_err_errno("msg=%s cannot write a Delivered-To copy", f->id);
+		queue_reply(f, QUEUE_STATUS_TEMPFAIL,
+		            err == ENOSPC || err == EDQUOT
+		                    ? "452 4.3.1 Insufficient system storage"
+		                    : "451 4.3.0 Local error in processing");
 		client_unlist(f);
 		spool_file_free(f);
 		return;
@@ -421,10 +574,16 @@ spool_link(struct spool_file *f, const char *hostname)
 			              f->rcpts[i].mailbox);
 			return -1;
 		}
-		maildir_unique_name(name, sizeof(name), hostname, f->size);
+		const struct spool_variant *v =
+		        f->rcpts[i].variant >= 0
+		                ? &f->variants[f->rcpts[i].variant]
+		                : NULL;
+
+		maildir_unique_name(name, sizeof(name), hostname,
+		                    v != NULL ? v->size : f->size);
 		f->rcpts[i].link =
 		        xasprintf("mail/%s/new/%s", f->rcpts[i].mailbox, name);
-		if (link(src, f->rcpts[i].link) < 0) {
+		if (link(v != NULL ? v->path : src, f->rcpts[i].link) < 0) {
 			log_err_errno("msg=%s link %s", f->id,
 			              f->rcpts[i].link);
 			XFREE(f->rcpts[i].link);

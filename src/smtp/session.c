@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/auth.h"
+#include "auth/resolve.h"
 #include "core/conn.h"
 #include "core/msg.h"
 #include "core/str.h"
@@ -63,18 +63,23 @@ enum smtp_wait {
 	SMTP_WAIT_COMMIT, /* durable commit */
 };
 
+/* One delivery target: a RCPT address, or one of the addresses an alias
+ * expanded it to. */
 struct smtp_rcpt {
-	char *address; /* as given, for logs and Received: for */
+	char *address; /* the final address */
 	char *mailbox; /* "domain/local" of the local account; NULL: remote */
-	unsigned notify;
+	char *delivered_to; /* the alias address that led here, or NULL */
+	unsigned notify;    /* DSN request of the RCPT it came from */
 	char *orcpt;
 };
 
 struct smtp_tx {
 	struct smtp_mail_args mail;
 	char sender[SMTP_ADDR_PATH_MAX + 1];
-	struct smtp_rcpt *rcpts;
+	struct smtp_rcpt *rcpts; /* targets */
 	size_t nrcpts;
+	unsigned naccepted; /* RCPT commands accepted */
+	char first_rcpt[SMTP_ADDR_PATH_MAX + 1];
 	struct smtp_rcpt_args pending; /* RCPT waiting for auth */
 	char qid[32];
 	int fd; /* spool file, -1 before DATA */
@@ -106,6 +111,8 @@ struct smtp_session {
 	uint64_t chunk_left;   /* octets of the current BDAT chunk to read */
 	bool chunk_last;       /* the current chunk is BDAT ... LAST */
 	uint64_t discard_left; /* octets of a refused BDAT chunk to skip */
+	enum smtp_verb lookup_for; /* RCPT, VRFY or EXPN waiting on auth */
+	char lookup[SMTP_ADDR_PATH_MAX + 1];
 	uint32_t bucket;
 	struct loop_timer *greet_timer;
 	unsigned errors;
@@ -228,6 +235,7 @@ smtp_tx_free(struct smtp_session *s)
 		free(tx->rcpts[i].address);
 		free(tx->rcpts[i].mailbox);
 		free(tx->rcpts[i].orcpt);
+		free(tx->rcpts[i].delivered_to);
 	}
 	free(tx->rcpts);
 	buf_deinit(&tx->out);
@@ -348,8 +356,10 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
+/* Asks the auth role where mail to `address` goes; the answer comes to
+ * smtp_lookup_result(). */
 static void
-smtp_rcpt_lookup(struct smtp_session *s, const char *address)
+smtp_lookup(struct smtp_session *s, enum smtp_verb verb, const char *address)
 {
 	struct ipc_out o;
 
@@ -358,6 +368,8 @@ smtp_rcpt_lookup(struct smtp_session *s, const char *address)
 		              "later");
 		return;
 	}
+	s->lookup_for = verb;
+	str_copy(s->lookup, sizeof(s->lookup), address);
 	ipc_out_init(&o);
 	ipc_put_str(&o, address);
 	ipc_send_out(s->srv->auth, MSG_AUTH_LOOKUP, s->id, -1, &o);
@@ -365,19 +377,45 @@ smtp_rcpt_lookup(struct smtp_session *s, const char *address)
 	smtp_wait(s, SMTP_WAIT_AUTH);
 }
 
-/* Adds an accepted recipient to the transaction and answers 250. */
+/* Adds one target unless the transaction already delivers there. Takes
+ * ownership of `mailbox`. */
 static void
-smtp_rcpt_accept(struct smtp_session *s, const char *address, char *mailbox)
+smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
+              const char *delivered_to)
 {
-	struct smtp_tx *tx = s->tx;
 	struct smtp_rcpt *r;
 
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *o = &tx->rcpts[i];
+
+		if (mailbox != NULL
+		            ? o->mailbox != NULL &&
+		                      strcmp(o->mailbox, mailbox) == 0
+		            : o->mailbox == NULL &&
+		                      strcmp(o->address, address) == 0) {
+			free(mailbox);
+			return;
+		}
+	}
 	tx->rcpts = xrealloc(tx->rcpts, (tx->nrcpts + 1) * sizeof(*tx->rcpts));
 	r = &tx->rcpts[tx->nrcpts++];
 	r->address = xstrdup(address);
 	r->mailbox = mailbox;
+	r->delivered_to = delivered_to != NULL && delivered_to[0] != '\0'
+	                          ? xstrdup(delivered_to)
+	                          : NULL;
 	r->notify = tx->pending.notify;
 	r->orcpt = xstrdup(tx->pending.has_orcpt ? tx->pending.orcpt : "");
+}
+
+/* The RCPT was accepted with its targets added. */
+static void
+smtp_rcpt_accepted(struct smtp_session *s, const char *address)
+{
+	struct smtp_tx *tx = s->tx;
+
+	if (tx->naccepted++ == 0)
+		str_copy(tx->first_rcpt, sizeof(tx->first_rcpt), address);
 	smtp_set_state(s, SMTP_S_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
 }
@@ -403,7 +441,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	/* RFC 5321 4.5.3.1.8: 452 for too many recipients. */
-	if (tx->nrcpts >= cfg->smtp_max_recipients) {
+	if (tx->naccepted >= cfg->smtp_max_recipients) {
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		/* A client that keeps going is a flood, not a mailer. */
 		smtp_error_limit(s);
@@ -430,53 +468,125 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			         (unsigned long long)s->id, address);
 			return;
 		}
-		smtp_rcpt_accept(s, address, NULL);
+		smtp_rcpt_add(tx, address, NULL, NULL);
+		smtp_rcpt_accepted(s, address);
 		return;
 	}
-	if (smtp_path_format(p, address, sizeof(address)) < 0) {
-		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
-	str_lower(address);
-	smtp_rcpt_lookup(s, address);
+	smtp_lookup(s, SMTP_VERB_RCPT, address);
+}
+
+/* One target of a MSG_AUTH_LOOKUP_R. */
+struct smtp_target {
+	uint8_t kind;
+	char *address;
+	char *account;
+	char *alias;
+};
+
+static void
+smtp_target_get(struct ipc_in *in, struct smtp_target *t)
+{
+	t->kind = ipc_get_u8(in);
+	t->address = ipc_get_str(in);
+	t->account = ipc_get_str(in);
+	(void)ipc_get_u64(in); /* quota: the store enforces it (#3) */
+	t->alias = ipc_get_str(in);
 }
 
 static void
-smtp_rcpt_result(struct smtp_session *s, const struct ipc_msg *msg)
+smtp_target_free(struct smtp_target *t)
+{
+	free(t->address);
+	free(t->account);
+	free(t->alias);
+}
+
+/* "domain/local" of an account address (owned), or NULL. */
+static char *
+smtp_mailbox_of(const char *account)
+{
+	const char *at = strrchr(account, '@');
+
+	if (at == NULL || at == account || at[1] == '\0')
+		return NULL;
+	return xasprintf("%s/%.*s", at + 1, (int)(at - account), account);
+}
+
+static void
+smtp_rcpt_resolved(struct smtp_session *s, enum resolve_result res,
+                   struct ipc_in *in, uint32_t n)
 {
 	struct smtp_tx *tx = s->tx;
+
+	if (res != RESOLVE_OK) {
+		/* Refused in the dialogue, so no bounce is ever sent. */
+		smtp_reply(s, "%s <%s>", resolve_result_reply(res), s->lookup);
+		log_info("session=%016llx event=rcpt-refused reason=%s "
+		         "to=<%s>",
+		         (unsigned long long)s->id, resolve_result_name(res),
+		         s->lookup);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct smtp_target t;
+
+		smtp_target_get(in, &t);
+		if (t.kind == QUEUE_RCPT_LOCAL) {
+			char *mailbox = smtp_mailbox_of(t.account);
+
+			if (mailbox == NULL)
+				fatal("smtp: bad account from auth: %s",
+				      t.account);
+			smtp_rcpt_add(tx, t.address, mailbox, t.alias);
+		} else {
+			smtp_rcpt_add(tx, t.address, NULL, t.alias);
+		}
+		smtp_target_free(&t);
+	}
+	smtp_rcpt_accepted(s, s->lookup);
+}
+
+/* VRFY and EXPN for trusted clients (RFC 5321 3.5). */
+static void
+smtp_verify_resolved(struct smtp_session *s, enum resolve_result res,
+                     struct ipc_in *in, uint32_t n)
+{
+	if (res != RESOLVE_OK) {
+		smtp_reply(s, "%s <%s>", resolve_result_reply(res), s->lookup);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct smtp_target t;
+
+		smtp_target_get(in, &t);
+		if (s->lookup_for == SMTP_VERB_VRFY)
+			smtp_reply(
+			        s, "%s 2.1.5 <%s>", i + 1 < n ? "250-" : "250",
+			        t.account[0] != '\0' ? t.account : t.address);
+		else
+			smtp_reply(s, "%s 2.1.5 <%s>",
+			           i + 1 < n ? "250-" : "250", t.address);
+		smtp_target_free(&t);
+	}
+}
+
+static void
+smtp_lookup_result(struct smtp_session *s, const struct ipc_msg *msg)
+{
 	struct ipc_in in;
-	uint8_t status;
-	char *canonical, *at;
-	char shown[SMTP_ADDR_PATH_MAX + 1];
+	enum resolve_result res;
+	uint32_t n;
 
 	ipc_in_init(&in, msg);
-	status = ipc_get_u8(&in);
-	(void)ipc_get_u64(&in); /* quota: enforced by the store (#3) */
-	canonical = ipc_get_str(&in);
+	res = (enum resolve_result)ipc_get_u8(&in);
+	n = ipc_get_u32(&in);
+	if (n > RESOLVE_TARGETS_DEFAULT || (res == RESOLVE_OK && n == 0))
+		fatal("smtp: lookup reply with %u targets", n);
+	if (s->lookup_for == SMTP_VERB_RCPT)
+		smtp_rcpt_resolved(s, res, &in, n);
+	else
+		smtp_verify_resolved(s, res, &in, n);
 	ipc_in_end(&in);
-	if (smtp_path_format(&tx->pending.path, shown, sizeof(shown)) < 0)
-		shown[0] = '\0';
-	if (status == AUTH_LOOKUP_TEMPFAIL) {
-		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
-		           shown);
-	} else if (status != AUTH_LOOKUP_FOUND ||
-	           (at = strchr(canonical, '@')) == NULL) {
-		/* RFC 5321 3.3 / RFC 3463 5.1.1: bad destination mailbox.
-		 * Refused in the dialogue, so no bounce is ever sent. */
-		smtp_reply(s,
-		           "550 5.1.1 <%s>: Recipient address rejected: "
-		           "User unknown",
-		           shown);
-		log_info("session=%016llx event=rcpt-refused reason=unknown "
-		         "to=<%s>",
-		         (unsigned long long)s->id, canonical);
-	} else {
-		*at = '\0';
-		smtp_rcpt_accept(s, shown,
-		                 xasprintf("%s/%s", at + 1, canonical));
-	}
-	free(canonical);
 }
 
 static void
@@ -634,13 +744,52 @@ smtp_cmd_verb(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, "502 5.5.1 VERB: Command not implemented");
 }
 
+/* The address a VRFY/EXPN argument names: "user", "user@domain" or
+ * "<user@domain>"; a bare name is taken in the first local domain.
+ * Returns false if it is not one word. */
+static bool
+smtp_verify_arg(const struct smtp_session *s, const struct smtp_cmd *cmd,
+                char *out, size_t outsz)
+{
+	const char *a = cmd->arg;
+	size_t n = cmd->arg_len;
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		a++;
+		n -= 2;
+	}
+	if (n == 0 || n > SMTP_ADDR_PATH_MAX || memchr(a, ' ', n) != NULL)
+		return false;
+	if (memchr(a, '@', n) != NULL)
+		snprintf(out, outsz, "%.*s", (int)n, a);
+	else
+		snprintf(out, outsz, "%.*s@%s", (int)n, a,
+		         s->srv->cfg->domains[0]);
+	str_lower(out);
+	return true;
+}
+
 static void
 smtp_cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	(void)cmd;
-	/* RFC 5321 3.5.3: 252 when the server will not verify. */
-	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message "
-	              "and attempt delivery");
+	char address[SMTP_ADDR_PATH_MAX + 64];
+
+	/* RFC 5321 3.5.3: 252 when the server will not verify; 502 for
+	 * EXPN. Only trusted clients may probe for local users. */
+	if (!s->may_relay || !s->srv->cfg->smtp_vrfy_expn) {
+		if (cmd->verb == SMTP_VERB_VRFY)
+			smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will "
+			              "accept message and attempt delivery");
+		else
+			smtp_reply(s, "502 5.5.1 EXPN not available");
+		return;
+	}
+	if (!smtp_verify_arg(s, cmd, address, sizeof(address))) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s <address>",
+		           smtp_verb_name(cmd->verb));
+		return;
+	}
+	smtp_lookup(s, cmd->verb, address);
 }
 
 static void
@@ -690,7 +839,7 @@ static const struct smtp_command smtp_commands[] = {
         {SMTP_VERB_QUIT, smtp_cmd_quit},
         {SMTP_VERB_HELP, smtp_cmd_help},
         {SMTP_VERB_VRFY, smtp_cmd_vrfy},
-        {SMTP_VERB_EXPN, smtp_cmd_not_implemented},
+        {SMTP_VERB_EXPN, smtp_cmd_vrfy},
         {SMTP_VERB_VERB, smtp_cmd_verb},
         {SMTP_VERB_BDAT, smtp_cmd_bdat},
         {SMTP_VERB_AUTH, smtp_cmd_not_implemented},
@@ -818,9 +967,8 @@ smtp_trace_headers(struct smtp_session *s)
 		                 conn_tls_version(s->conn),
 		                 conn_tls_cipher(s->conn));
 	rc |= buf_printf(&tx->out, " id %s", tx->qid);
-	if (tx->nrcpts == 1)
-		rc |= buf_printf(&tx->out, "\n\tfor <%s>",
-		                 tx->rcpts[0].address);
+	if (tx->naccepted == 1)
+		rc |= buf_printf(&tx->out, "\n\tfor <%s>", tx->first_rcpt);
 	rc |= buf_printf(&tx->out, ";\n\t%s\n", date);
 	if (rc != 0)
 		panic("trace headers exceed the spool buffer");
@@ -866,6 +1014,59 @@ smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/*
+ * RFC 5321 6.3: a message that already went through one of the aliases
+ * it is now being delivered through carries that alias's Delivered-To:
+ * header (the queue adds one per alias delivery) and is looping. Reads
+ * the header section back from the spool file (bounded; it is in the page
+ * cache) only when some target came from an alias.
+ */
+static bool
+smtp_alias_loop(const struct smtp_tx *tx)
+{
+	char head[64 * 1024];
+	ssize_t n;
+	const char *p, *end;
+	bool any = false;
+
+	for (size_t i = 0; i < tx->nrcpts; i++)
+		any |= tx->rcpts[i].delivered_to != NULL;
+	if (!any || tx->fd < 0)
+		return false;
+	n = pread(tx->fd, head, sizeof(head), (off_t)tx->body_offset);
+	if (n <= 0)
+		return false;
+	end = head + n;
+	for (p = head; p < end && *p != '\n';) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t len =
+		        eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+		const char *v = p + 13;
+
+		if (len > 13 && str_has_prefix_ci(p, len, "Delivered-To:")) {
+			size_t vlen = len - 13;
+
+			while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				vlen--;
+			}
+			while (vlen > 0 &&
+			       (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+				vlen--;
+			for (size_t i = 0; i < tx->nrcpts; i++) {
+				const char *d = tx->rcpts[i].delivered_to;
+
+				if (d != NULL && str_eq_ci(v, vlen, d))
+					return true;
+			}
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	return false;
+}
+
 /* Decides the fate of a complete message: refuse it, or commit it. */
 static void
 smtp_data_end(struct smtp_session *s)
@@ -882,6 +1083,9 @@ smtp_data_end(struct smtp_session *s)
 		goto refuse;
 	if (tx->data.has_nul)
 		refusal = "550 5.6.0 Message contains NUL characters";
+	else if (smtp_alias_loop(tx))
+		refusal = "554 5.4.6 Mail loop: this message has been "
+		          "delivered through these aliases before";
 	else if (tx->write_failed)
 		refusal = tx->write_errno == ENOSPC || tx->write_errno == EDQUOT
 		                  ? "452 4.3.1 Insufficient system storage"
@@ -920,6 +1124,7 @@ refuse:
 		ipc_put_str(&o, r->mailbox);
 		ipc_put_u32(&o, r->notify);
 		ipc_put_str(&o, r->orcpt);
+		ipc_put_str(&o, r->delivered_to);
 	}
 	ipc_send_out(s->srv->queue, MSG_QUEUE_COMMIT, s->id, -1, &o);
 	ipc_out_deinit(&o);
@@ -1291,7 +1496,7 @@ smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg)
 		fatal("smtp: reply type %u while waiting for %d", msg->type,
 		      was);
 	if (was == SMTP_WAIT_AUTH)
-		smtp_rcpt_result(s, msg);
+		smtp_lookup_result(s, msg);
 	else if (was == SMTP_WAIT_OPEN)
 		smtp_data_opened(s, msg);
 	else

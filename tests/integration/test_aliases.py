@@ -1,0 +1,154 @@
+"""Aliases, forwarding, plus-addressing, catch-alls and loop detection."""
+
+import os
+import smtplib
+import subprocess
+
+from conftest import POSTERN, POSTERND, Dialogue
+
+ALIASES = """\
+# team addresses
+sales: alice, bob
+info@example.test: alice
+fwd: alice, far@elsewhere.example
+loop1: loop2
+loop2: loop1
+@other.test: carol@example.test
+"""
+
+
+def aliased_server(make_server, extra=""):
+    s = make_server(domains=("example.test", "other.test"),
+                    extra_config="aliases_file aliases\n" + extra)
+    with open(os.path.join(s.dir, "aliases"), "w") as f:
+        f.write(ALIASES)
+    for u in ("alice", "bob", "carol"):
+        s.add_user(u + "@example.test")
+    s.start()
+    return s
+
+
+def send(s, to, body=b"Subject: t\r\n\r\nhello\r\n"):
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"]) as c:
+        return c.sendmail("x@example.org", to, body)
+
+
+def test_alias_expands_with_delivered_to(make_server):
+    s = aliased_server(make_server)
+    send(s, ["sales@example.test"])
+    for u in ("alice", "bob"):
+        msg = s.wait_messages(u + "@example.test", 1)[0]
+        assert msg.startswith(b"Return-Path: <x@example.org>\n"
+                              b"Delivered-To: sales@example.test\n")
+        assert msg.endswith(b"\n\nhello\n")
+    assert s.messages("carol@example.test") == []
+    # The temporary Delivered-To copy is gone from the spool.
+    assert os.listdir(os.path.join(s.data, "spool", "tmp")) == []
+
+
+def test_alias_and_direct_recipient_get_one_copy(make_server):
+    s = aliased_server(make_server)
+    send(s, ["sales@example.test", "alice@example.test", "info@example.test"])
+    assert len(s.wait_messages("alice@example.test", 1)) == 1
+    assert len(s.wait_messages("bob@example.test", 1)) == 1
+
+
+def test_plus_addressing_and_catch_all(make_server):
+    s = aliased_server(make_server)
+    send(s, ["bob+lists@example.test"])
+    msg = s.wait_messages("bob@example.test", 1)[0]
+    assert b"Delivered-To:" not in msg.split(b"\n\n")[0]
+    send(s, ["anything@other.test"])
+    assert len(s.wait_messages("carol@example.test", 1)) == 1
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO t.example")
+    d.cmd("MAIL FROM:<x@example.org>")
+    assert d.cmd("RCPT TO:<nobody@example.test>")[1][0].startswith("550 5.1.1")
+
+
+def test_alias_loop_refused_at_rcpt(make_server):
+    s = aliased_server(make_server)
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO t.example")
+    d.cmd("MAIL FROM:<x@example.org>")
+    code, lines = d.cmd("RCPT TO:<loop1@example.test>")
+    assert code == 550 and "5.4.6" in lines[0]
+
+
+def test_message_seen_through_the_alias_before_is_a_loop(make_server):
+    s = aliased_server(make_server)
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO t.example")
+    d.cmd("MAIL FROM:<x@example.org>")
+    assert d.cmd("RCPT TO:<sales@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Delivered-To: sales@example.test\r\nSubject: again\r\n\r\nx\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 554 and "5.4.6" in lines[0]
+    assert s.messages("alice@example.test") == []
+
+
+def test_remote_alias_member_is_queued_without_relay_rights(make_server):
+    s = aliased_server(make_server)
+    send(s, ["fwd@example.test"])
+    assert len(s.wait_messages("alice@example.test", 1)) == 1
+    out = s.postern("queue", "list").stdout
+    assert "<far@elsewhere.example> pending" in out
+
+
+def test_postmaster_always_reaches_someone(make_server):
+    s = aliased_server(make_server)
+    send(s, ["postmaster@example.test"])
+    # No alias or account of that name: the domain's first account.
+    assert len(s.wait_messages("alice@example.test", 1)) == 1
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO t.example")
+    d.cmd("MAIL FROM:<x@example.org>")
+    assert d.cmd("RCPT TO:<Postmaster>")[0] == 250
+
+
+def test_vrfy_and_expn_for_trusted_clients(make_server):
+    s = aliased_server(make_server, "relay_network 127.0.0.0/8\n")
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO t.example")
+    code, lines = d.cmd("VRFY alice")
+    assert code == 250 and "<alice@example.test>" in lines[0]
+    assert d.cmd("VRFY nobody")[0] == 550
+    code, lines = d.cmd("EXPN sales")
+    assert code == 250 and len(lines) == 2
+    assert "<alice@example.test>" in " ".join(lines)
+    assert "<bob@example.test>" in " ".join(lines)
+
+
+def test_newaliases_and_check(make_server):
+    s = aliased_server(make_server)
+    # The loop between loop1 and loop2 is reported, with its line.
+    r = s.postern("aliases", "check", check=False)
+    assert r.returncode == 1 and "loop" in (r.stdout + r.stderr).lower()
+    newaliases = os.path.join(os.path.dirname(POSTERN), "newaliases")
+    env = dict(os.environ, POSTERN_CONFIG=s.conf)
+    r = subprocess.run([newaliases], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1
+    with open(os.path.join(s.dir, "aliases"), "w") as f:
+        f.write(ALIASES.replace("loop1: loop2\nloop2: loop1\n", ""))
+    r = subprocess.run([newaliases], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and "4 aliases" in r.stdout
+    out = s.postern("aliases", "resolve", "sales@example.test").stdout
+    assert "alice@example.test" in out and "bob@example.test" in out
+
+
+def test_bad_aliases_file_refuses_start(make_server):
+    s = make_server(extra_config="aliases_file aliases\n")
+    with open(os.path.join(s.dir, "aliases"), "w") as f:
+        f.write("ok: alice\nbad: |/bin/sh -c evil\n")
+    r = subprocess.run([POSTERND, "--config", s.conf, "--foreground"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "aliases:2:" in r.stderr
