@@ -42,8 +42,8 @@ envelope_add_rcpt(struct envelope *env, const char *address)
 {
 	struct envelope_rcpt *r;
 
-	env->rcpts = xrealloc(env->rcpts,
-			      (env->nrcpts + 1) * sizeof(*env->rcpts));
+	env->rcpts =
+	        xrealloc(env->rcpts, (env->nrcpts + 1) * sizeof(*env->rcpts));
 	r = &env->rcpts[env->nrcpts++];
 	memset(r, 0, sizeof(*r));
 	r->address = xstrdup(address);
@@ -71,7 +71,7 @@ envelope_free(struct envelope **envp)
 	*envp = NULL;
 }
 
-/* --- serializer ------------------------------------------------------------ */
+/* --- serializer ----------------------------------------------------------- */
 
 static void
 put(struct buf *b, const char *tag, const char *value, size_t len)
@@ -140,7 +140,8 @@ envelope_serialize(const struct envelope *env, size_t *len_r)
 	return out;
 }
 
-/* --- parser --------------------------------------------------------------------- */
+/* --- parser
+ * --------------------------------------------------------------------- */
 
 struct reader {
 	const char *p;
@@ -150,7 +151,7 @@ struct reader {
 /* Reads one record; returns 1, 0 at the end of input, or -1. */
 static int
 next_record(struct reader *r, char *tag, size_t tagsz, const char **value_r,
-	    size_t *len_r)
+            size_t *len_r)
 {
 	const char *sp, *colon;
 	size_t taglen;
@@ -172,12 +173,10 @@ next_record(struct reader *r, char *tag, size_t tagsz, const char **value_r,
 	}
 	memcpy(tag, r->p, taglen);
 	tag[taglen] = '\0';
-	colon = memchr(sp + 1, ':', r->left - taglen - 1 < 12
-					    ? r->left - taglen - 1
-					    : 12);
-	if (colon == NULL ||
-	    str_parse_u64(sp + 1, (size_t)(colon - sp - 1), ENVELOPE_MAX_VALUE,
-			  &len) < 0)
+	colon = memchr(sp + 1, ':',
+	               r->left - taglen - 1 < 12 ? r->left - taglen - 1 : 12);
+	if (colon == NULL || str_parse_u64(sp + 1, (size_t)(colon - sp - 1),
+	                                   ENVELOPE_MAX_VALUE, &len) < 0)
 		return -1;
 	r->left -= (size_t)(colon + 1 - r->p);
 	r->p = colon + 1;
@@ -221,7 +220,7 @@ set_str(char **field, const char *v, size_t len)
 
 static int
 parse_rcpt_field(struct envelope_rcpt *r, const char *tag, const char *v,
-		 size_t len)
+                 size_t len)
 {
 	uint64_t n;
 
@@ -260,7 +259,7 @@ parse_rcpt_field(struct envelope_rcpt *r, const char *tag, const char *v,
 
 static int
 parse_msg_field(struct envelope *env, const char *tag, const char *v,
-		size_t len)
+                size_t len)
 {
 	uint64_t n;
 
@@ -334,7 +333,7 @@ envelope_parse(const char *data, size_t len, const char **error_r)
 			break;
 		if (rc < 0 || ended) {
 			*error_r = ended ? "data after the end record"
-					 : "malformed record";
+			                 : "malformed record";
 			goto fail;
 		}
 		if (strcmp(tag, "end") == 0) {
@@ -359,7 +358,7 @@ envelope_parse(const char *data, size_t len, const char **error_r)
 			have_id = true;
 		if (env->nrcpts > 0 &&
 		    parse_rcpt_field(&env->rcpts[env->nrcpts - 1], tag, v,
-				     vlen) == 0)
+		                     vlen) == 0)
 			continue;
 		if (env->nrcpts == 0 && parse_msg_field(env, tag, v, vlen) == 0)
 			continue;
@@ -367,7 +366,7 @@ envelope_parse(const char *data, size_t len, const char **error_r)
 	}
 	if (!ended || !have_id || env->nrcpts == 0) {
 		*error_r = !ended ? "missing end record"
-				  : "missing id or recipients";
+		                  : "missing id or recipients";
 		goto fail;
 	}
 	return env;
