@@ -140,8 +140,7 @@ envelope_serialize(const struct envelope *env, size_t *len_r)
 	return out;
 }
 
-/* --- parser
- * --------------------------------------------------------------------- */
+/* --- parser --------------------------------------------------------------- */
 
 struct reader {
 	const char *p;
