@@ -37,25 +37,25 @@ enum envelope_ret {
 };
 
 struct envelope_rcpt {
-	char *address;	  /* owned */
-	unsigned notify;  /* SMTP_NOTIFY_* bits, 0 = not given */
-	char *orcpt;	  /* owned; "" if not given */
+	char *address;   /* owned */
+	unsigned notify; /* SMTP_NOTIFY_* bits, 0 = not given */
+	char *orcpt;     /* owned; "" if not given */
 	enum envelope_state state;
 	uint32_t attempts;
 	int64_t next_attempt; /* Unix time; 0 = as soon as possible */
-	char *error;	      /* owned; last failure text, "" if none */
+	char *error;          /* owned; last failure text, "" if none */
 };
 
 struct envelope {
 	char id[33];
-	int64_t created; /* Unix time of acceptance */
-	char *sender;	 /* owned; "" for the null sender */
-	uint64_t size;	 /* bytes of the message file */
+	int64_t created;      /* Unix time of acceptance */
+	char *sender;         /* owned; "" for the null sender */
+	uint64_t size;        /* bytes of the message file */
 	uint64_t body_offset; /* where the message starts after Return-Path */
 	enum envelope_ret ret;
-	char *envid;	/* owned; "" if not given */
-	bool smtputf8;	/* RFC 6531 transaction */
-	bool eightbit;	/* BODY=8BITMIME */
+	char *envid;                 /* owned; "" if not given */
+	bool smtputf8;               /* RFC 6531 transaction */
+	bool eightbit;               /* BODY=8BITMIME */
 	struct envelope_rcpt *rcpts; /* owned */
 	size_t nrcpts;
 };
@@ -64,7 +64,7 @@ struct envelope {
 struct envelope *envelope_new(void);
 /* Appends a recipient in state PENDING; returns it (owned by `env`). */
 struct envelope_rcpt *envelope_add_rcpt(struct envelope *env,
-					const char *address);
+                                        const char *address);
 void envelope_free(struct envelope **envp);
 
 /* Returns the owned serialized form; *len_r set. */
@@ -75,7 +75,7 @@ char *envelope_serialize(const struct envelope *env, size_t *len_r);
  * to a static description of the first problem.
  */
 struct envelope *envelope_parse(const char *data, size_t len,
-				const char **error_r);
+                                const char **error_r);
 
 const char *envelope_state_name(enum envelope_state state);
 

@@ -15,8 +15,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *err = NULL;
-	struct envelope *env =
-		envelope_parse((const char *)data, size, &err);
+	struct envelope *env = envelope_parse((const char *)data, size, &err);
 	struct envelope *again;
 	char *out, *out2;
 	size_t len, len2;

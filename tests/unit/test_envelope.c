@@ -100,7 +100,7 @@ test_parse_golden(void **state)
 	assert_int_equal(env->nrcpts, 2);
 	assert_string_equal(env->rcpts[0].address, "bob@remote.example");
 	assert_int_equal(env->rcpts[0].notify,
-			 SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE);
+	                 SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE);
 	assert_string_equal(env->rcpts[0].orcpt, "rfc822;bob@remote.example");
 	assert_int_equal(env->rcpts[0].state, ENVELOPE_PENDING);
 	assert_string_equal(env->rcpts[1].address, "\"a b\"@other.example");
@@ -108,7 +108,7 @@ test_parse_golden(void **state)
 	assert_int_equal(env->rcpts[1].attempts, 3);
 	assert_int_equal(env->rcpts[1].next_attempt, 1795449999);
 	assert_string_equal(env->rcpts[1].error,
-			    "550 5.1.1 no such user (remote said)");
+	                    "550 5.1.1 no such user (remote said)");
 	envelope_free(&env);
 	free(golden);
 }
@@ -117,34 +117,34 @@ static void
 test_malformed_refused(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"POSTERN-ENVELOPE 2\nid 1:A\nrcpt 1:x\nend 0:\n",
-		/* no end record */
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\n",
-		/* data after the end */
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nend 0:\nid 1:B\n",
-		/* length past the end of the file */
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 50:x\nend 0:\n",
-		/* value not followed by LF */
-		"POSTERN-ENVELOPE 1\nid 2:A\nrcpt 1:x\nend 0:\n",
-		/* unknown tag */
-		"POSTERN-ENVELOPE 1\nid 1:A\ncolour 3:red\nrcpt 1:x\nend 0:\n",
-		/* no recipients */
-		"POSTERN-ENVELOPE 1\nid 1:A\nend 0:\n",
-		/* id not hex */
-		"POSTERN-ENVELOPE 1\nid 3:../\nrcpt 1:x\nend 0:\n",
-		/* bad state, bad number */
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nstate 4:gone\nend 0:\n",
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nattempts 2:-1\nend 0:\n",
-		/* a line end inside an address */
-		"POSTERN-ENVELOPE 1\nid 1:A\nrcpt 3:a\nb\nend 0:\n",
+	        "",
+	        "POSTERN-ENVELOPE 2\nid 1:A\nrcpt 1:x\nend 0:\n",
+	        /* no end record */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\n",
+	        /* data after the end */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nend 0:\nid 1:B\n",
+	        /* length past the end of the file */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 50:x\nend 0:\n",
+	        /* value not followed by LF */
+	        "POSTERN-ENVELOPE 1\nid 2:A\nrcpt 1:x\nend 0:\n",
+	        /* unknown tag */
+	        "POSTERN-ENVELOPE 1\nid 1:A\ncolour 3:red\nrcpt 1:x\nend 0:\n",
+	        /* no recipients */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nend 0:\n",
+	        /* id not hex */
+	        "POSTERN-ENVELOPE 1\nid 3:../\nrcpt 1:x\nend 0:\n",
+	        /* bad state, bad number */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nstate 4:gone\nend 0:\n",
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 1:x\nattempts 2:-1\nend 0:\n",
+	        /* a line end inside an address */
+	        "POSTERN-ENVELOPE 1\nid 1:A\nrcpt 3:a\nb\nend 0:\n",
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		const char *err = NULL;
 		struct envelope *env =
-			envelope_parse(bad[i], strlen(bad[i]), &err);
+		        envelope_parse(bad[i], strlen(bad[i]), &err);
 
 		if (env != NULL)
 			fail_msg("case %zu parsed", i);
@@ -156,9 +156,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_serialize_matches_golden),
-		cmocka_unit_test(test_parse_golden),
-		cmocka_unit_test(test_malformed_refused),
+	        cmocka_unit_test(test_serialize_matches_golden),
+	        cmocka_unit_test(test_parse_golden),
+	        cmocka_unit_test(test_malformed_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
