@@ -175,6 +175,19 @@ index_unlink_aux(struct store_account *acct)
 	}
 }
 
+/* Makes an empty index file readable by its owner only (SQLite would
+ * follow the umask); the WAL and shared-memory files copy its mode. */
+static void
+index_create_file(struct store_account *acct)
+{
+	int fd = openat(acct->root_fd, STORE_INDEX_FILE,
+	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	                0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Moves an unusable index out of the way (kept for inspection), with
  * its WAL, under the account's flock. Another process may have done it
  * already: then the index opens fine and nothing is moved. */
@@ -209,6 +222,7 @@ account_index_replace(struct store_account *acct, bool corrupt,
 				              acct->domain, acct->local);
 			index_unlink_aux(acct);
 			unlinkat(acct->root_fd, STORE_REBUILD_FILE, 0);
+			index_create_file(acct);
 			r = index_open(acct, error_r);
 		}
 	} else if (fstatat(acct->root_fd, STORE_INDEX_FILE, &st, 0) < 0 &&
@@ -216,6 +230,7 @@ account_index_replace(struct store_account *acct, bool corrupt,
 		/* A WAL outliving its database would be replayed into
 		 * the new one. */
 		index_unlink_aux(acct);
+		index_create_file(acct);
 		r = index_open(acct, error_r);
 	} else {
 		r = index_open(acct, error_r);
@@ -304,10 +319,6 @@ account_index_open(struct store_account *acct, const char **error_r)
 		        acct->domain, acct->local, *error_r);
 		return STORE_TEMPFAIL;
 	}
-	if (fstatat(acct->root_fd, STORE_INDEX_FILE, &st, 0) == 0) {
-		acct->index_dev = st.st_dev;
-		acct->index_ino = st.st_ino;
-	}
 	return STORE_OK;
 }
 
@@ -358,8 +369,9 @@ store_account_open(struct store *store, const char *domain, const char *local,
 	if (r == STORE_OK)
 		maildir_sweep(acct);
 	if (r != STORE_OK) {
-		if (acct->db != NULL)
-			*error_r = store_errorf(acct, "%s", *error_r);
+		/* The account's buffer goes with it. */
+		snprintf(store->errbuf, sizeof(store->errbuf), "%s", *error_r);
+		*error_r = store->errbuf;
 		store_account_close(&acct);
 		return r;
 	}

@@ -90,10 +90,6 @@ store_batch_begin(struct store_account *acct, const char **error_r)
 
 	if (acct->batch_open || acct->txn_depth != 0)
 		panic("store: batch begun inside a transaction");
-	if (store_account_is_stale(acct)) {
-		*error_r = "the index was replaced: reopen the account";
-		return STORE_TEMPFAIL;
-	}
 	r = index_begin(acct, error_r);
 	if (r == STORE_OK)
 		acct->batch_open = true;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +198,7 @@ index_open(struct store_account *acct, const char **error_r)
 	char *path = xasprintf("%s/%s", acct->root, STORE_INDEX_FILE);
 	char *journal = NULL;
 	int64_t version = 0;
+	struct stat fst;
 	int rc, have;
 
 	rc = sqlite3_open_v2(path, &acct->db,
@@ -254,6 +256,12 @@ index_open(struct store_account *acct, const char **error_r)
 		index_close(acct);
 		return rc_is_corrupt(rc) ? INDEX_OPEN_CORRUPT
 		                         : INDEX_OPEN_ERROR;
+	}
+	/* Which file this handle has: another process may replace it
+	 * (store_account_is_stale()). */
+	if (fstatat(acct->root_fd, STORE_INDEX_FILE, &fst, 0) == 0) {
+		acct->index_dev = fst.st_dev;
+		acct->index_ino = fst.st_ino;
 	}
 	return have > 0 ? INDEX_OPEN_OK : INDEX_OPEN_EMPTY;
 }
@@ -363,6 +371,11 @@ index_begin(struct store_account *acct, const char **error_r)
 
 	if (acct->read_txn)
 		index_read_end(acct);
+	if (acct->txn_depth == 0 && store_account_is_stale(acct)) {
+		/* Writing to an index nobody else reads would lose it. */
+		*error_r = "the index was replaced: reopen the account";
+		return STORE_TEMPFAIL;
+	}
 	if (sqlite3_exec(acct->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return index_fail(acct, "begin", error_r);
 	acct->txn_depth++;

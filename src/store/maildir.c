@@ -330,23 +330,18 @@ maildir_msg_path(char *out, size_t outsz, const char *dir,
 	return store_path(out, outsz, dir, row->in_cur ? "cur" : "new", name);
 }
 
-/* Finds the file of `base` under whatever name it has now: new/<base>, or
- * cur/<base>:... (renamed by someone else). Fills out; -1 with ENOENT if
- * there is none. */
+/* Looks in <dir>/<sub> for "<base>" or "<base>:<info>". */
 static int
-maildir_find(struct store_account *acct, const char *dir, const char *base,
-             char *out, size_t outsz)
+maildir_find_in(struct store_account *acct, const char *dir, const char *sub,
+                const char *base, char *out, size_t outsz)
 {
 	size_t blen = strlen(base);
 	char path[STORE_PATH_MAX];
-	DIR *d;
 	struct dirent *de;
 	int fd, found = -1;
+	DIR *d;
 
-	if (store_path(out, outsz, dir, "new", base) == 0 &&
-	    faccessat(acct->root_fd, out, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	if (store_path(path, sizeof(path), dir, "cur", NULL) < 0)
+	if (store_path(path, sizeof(path), dir, sub, NULL) < 0)
 		return -1;
 	fd = openat(acct->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -358,14 +353,30 @@ maildir_find(struct store_account *acct, const char *dir, const char *base,
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, base, blen) == 0 &&
 		    (de->d_name[blen] == ':' || de->d_name[blen] == '\0')) {
-			found = store_path(out, outsz, dir, "cur", de->d_name);
+			found = store_path(out, outsz, dir, sub, de->d_name);
 			break;
 		}
 	}
 	closedir(d);
-	if (found < 0)
-		errno = ENOENT;
 	return found;
+}
+
+/* Finds the file of `base` under whatever name it has now: new/<base>, or
+ * cur/<base>:... (renamed by someone else), or a name with info in new/
+ * (left there by another tool). Fills out; -1 with ENOENT if there is
+ * none. */
+static int
+maildir_find(struct store_account *acct, const char *dir, const char *base,
+             char *out, size_t outsz)
+{
+	if (store_path(out, outsz, dir, "new", base) == 0 &&
+	    faccessat(acct->root_fd, out, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (maildir_find_in(acct, dir, "cur", base, out, outsz) == 0 ||
+	    maildir_find_in(acct, dir, "new", base, out, outsz) == 0)
+		return 0;
+	errno = ENOENT;
+	return -1;
 }
 
 int

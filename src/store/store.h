@@ -21,8 +21,10 @@
  *
  * Results: calls that can fail return enum store_result with a one-line
  * reason in *error_r (a static string or one held by the account, valid
- * until the next call on the same account). Delivery and append return an
- * explicit OK / TEMPFAIL / PERMFAIL (STYLE.md 9), plus OVERQUOTA.
+ * until the next call on the same account; for a failed
+ * store_account_open(), until the next open on the same store). Delivery and
+ * append return an explicit OK / TEMPFAIL / PERMFAIL (STYLE.md 9), plus
+ * OVERQUOTA.
  *
  * Concurrency: several processes (queue, IMAP and POP3 sessions) may open
  * the same account at once; each change is one short transaction, every

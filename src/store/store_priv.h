@@ -141,7 +141,8 @@ uint64_t store_crlf_size(const char *msg, size_t len);
 
 struct store {
 	char *base_dir;
-	char host[64]; /* sanitised host name for unique file names */
+	char host[64];    /* sanitised host name for unique file names */
+	char errbuf[256]; /* why the last store_account_open() failed */
 };
 
 enum index_stmt_id {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/xalloc.h"
@@ -169,6 +170,25 @@ meta_cb(void *ctx, const struct store_msg_meta *m)
 	return 0;
 }
 
+/* Checks the cached strings of msgs[1]. */
+static int
+meta_cb_strings(void *ctx, const struct store_msg_meta *m)
+{
+	struct metas *ms = ctx;
+
+	assert_non_null(m->envelope);
+	assert_non_null(strstr(m->envelope, "\"two\""));
+	assert_non_null(strstr(m->envelope, "\"b\" \"example.org\""));
+	assert_non_null(m->bodystructure);
+	assert_non_null(strstr(m->bodystructure, "\"TEXT\" \"PLAIN\""));
+	assert_non_null(m->body);
+	assert_string_equal(m->hdr[STORE_HDR_SUBJECT], "two");
+	assert_string_equal(m->hdr[STORE_HDR_FROM], "b@example.org");
+	assert_null(m->hdr[STORE_HDR_CC]);
+	ms->n++;
+	return 0;
+}
+
 static void
 fetch_all(struct store_mailbox *mbox, struct metas *ms)
 {
@@ -287,6 +307,19 @@ test_deliver_reopen_list(void **state)
 		assert_true(ms.m[i].internal_date > 0);
 	}
 	assert_true(ms.m[0].modseq < ms.m[2].modseq);
+	/* What IMAP asks for most was cached at delivery. */
+	{
+		struct metas mc = {0};
+
+		assert_int_equal(
+		        store_fetch_meta(
+		                mbox, 2, 2,
+		                STORE_META_ENVELOPE | STORE_META_BODYSTRUCTURE |
+		                        STORE_META_BODY | STORE_META_HEADERS,
+		                meta_cb_strings, &mc, &error),
+		        STORE_OK);
+		assert_int_equal(mc.n, 1);
+	}
 	assert_int_equal(store_account_usage(acct, &bytes, &count, &error),
 	                 STORE_OK);
 	assert_int_equal(count, 3);
@@ -663,6 +696,18 @@ populate(struct t *t, struct store_account *acct)
 	assert_int_equal(uid, 1);
 }
 
+static int
+cache_cb(void *ctx, const struct store_msg_meta *m)
+{
+	struct metas *ms = ctx;
+
+	assert_string_equal(m->envelope, "(NIL)");
+	assert_string_equal(m->hdr[STORE_HDR_SUBJECT], "one");
+	assert_null(m->hdr[STORE_HDR_FROM]);
+	ms->n++;
+	return 0;
+}
+
 static void
 test_rebuild_missing_index(void **state)
 {
@@ -684,6 +729,31 @@ test_rebuild_missing_index(void **state)
 	assert_same(&a, &b);
 	assert_same(&fa, &fb);
 	assert_int_equal(fb.ms.m[0].internal_date, 1000000000);
+	/* A rebuild leaves the cache to be filled lazily. */
+	{
+		struct store_mailbox *mbox = open_mbox(acct, "INBOX");
+		struct store_cache cache = {0};
+		const char *error = NULL;
+		struct metas mc = {0};
+
+		assert_int_equal(store_fetch_meta(mbox, 1, 1,
+		                                  STORE_META_ENVELOPE, meta_cb,
+		                                  &mc, &error),
+		                 STORE_OK);
+		assert_null(mc.m[0].envelope);
+		cache.envelope = "(NIL)";
+		cache.hdr[STORE_HDR_SUBJECT] = "one";
+		assert_int_equal(store_cache_update(mbox, 1, &cache, &error),
+		                 STORE_OK);
+		mc.n = 0;
+		assert_int_equal(store_fetch_meta(mbox, 1, 1,
+		                                  STORE_META_ENVELOPE |
+		                                          STORE_META_HEADERS,
+		                                  cache_cb, &mc, &error),
+		                 STORE_OK);
+		assert_int_equal(mc.n, 1);
+		store_mailbox_close(&mbox);
+	}
 	store_account_close(&acct);
 }
 
@@ -1343,6 +1413,170 @@ test_account_names(void **state)
 	assert_null(acct);
 }
 
+static void
+test_rebuild_marked(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct snapshot a, b;
+	char path[512];
+	FILE *f;
+
+	populate(t, acct);
+	snapshot(acct, "INBOX", &a);
+	store_account_close(&acct);
+	/* What a process that met SQLITE_CORRUPT leaves behind. */
+	snprintf(path, sizeof(path), "%s/postern-index.rebuild", t->inbox);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	acct = open_acct(t);
+	assert_int_equal(access(path, F_OK), -1);
+	snapshot(acct, "INBOX", &b);
+	assert_same(&a, &b);
+	store_account_close(&acct);
+}
+
+static void
+test_stale_and_deleted(void **state)
+{
+	struct t *t = *state;
+	struct store_account *a = open_acct(t), *b;
+	struct store_mailbox *ma, *mb;
+	struct store_mailbox_status st;
+	const char *error = NULL;
+
+	assert_int_equal(store_mailbox_create(a, "Gone", &error), STORE_OK);
+	b = open_acct(t);
+	ma = open_mbox(a, "Gone");
+	mb = open_mbox(b, "Gone");
+	assert_int_equal(store_mailbox_delete(b, "Gone", &error), STORE_OK);
+	assert_int_equal(store_mailbox_refresh(ma, &st, &error),
+	                 STORE_NOTFOUND);
+	store_mailbox_close(&ma);
+	store_mailbox_close(&mb);
+	store_account_close(&b);
+
+	/* The index is removed and rebuilt behind a's back: a must not
+	 * write to the old one. */
+	remove_index(t);
+	b = open_acct(t);
+	assert_int_equal(store_batch_begin(a, &error), STORE_TEMPFAIL);
+	assert_int_equal(store_mailbox_create(a, "X", &error), STORE_TEMPFAIL);
+	store_account_close(&a);
+	deliver_one(t, b, msgs[0]);
+	store_account_close(&b);
+}
+
+/* Several processes at once: two deliver in batches while the test
+ * process takes new mail and changes flags. */
+#define CHILD_BATCHES 10
+#define CHILD_BATCH   3
+
+static int
+child_deliver(const char *dir, int id)
+{
+	struct store *store = store_local_new(dir);
+	struct store_account *acct = NULL;
+	const char *error = NULL;
+
+	if (store_account_open(store, "example.org", "alice", STORE_OPEN_CREATE,
+	                       &acct, &error) != STORE_OK)
+		return 1;
+	for (int b = 0; b < CHILD_BATCHES; b++) {
+		if (store_batch_begin(acct, &error) != STORE_OK)
+			return 2;
+		for (int i = 0; i < CHILD_BATCH; i++) {
+			struct store_delivery *d = NULL;
+			char path[256];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/spool-%d-%d-%d", dir,
+			         id, b, i);
+			f = fopen(path, "w");
+			if (f == NULL)
+				return 3;
+			fprintf(f, "Subject: %d %d %d\n\nbody\n", id, b, i);
+			fclose(f);
+			{
+				struct stat sb;
+
+				stat(path, &sb);
+				if (store_deliver(acct, "INBOX", path,
+				                  (uint64_t)sb.st_size, 0, &d,
+				                  &error) != STORE_OK)
+					return 4;
+			}
+			store_delivery_free(&d);
+		}
+		if (store_batch_commit(acct, &error) != STORE_OK)
+			return 5;
+	}
+	store_account_close(&acct);
+	store_free(&store);
+	return 0;
+}
+
+static void
+test_processes(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_uid_range all = {1, UINT32_MAX};
+	struct store_flag_change chg = {0};
+	struct store_mailbox *mbox;
+	struct store_mailbox_status st;
+	const char *error = NULL;
+	pid_t pids[2];
+	struct metas ms;
+	int done = 0;
+
+	mbox = open_mbox(acct, "INBOX");
+	for (int c = 0; c < 2; c++) {
+		pids[c] = fork();
+		assert_true(pids[c] >= 0);
+		if (pids[c] == 0)
+			_exit(child_deliver(t->dir, c));
+	}
+	chg.op = STORE_FLAGS_ADD;
+	chg.flags = STORE_FLAG_SEEN;
+	while (done < 2) {
+		int status;
+
+		assert_int_equal(store_take_new(mbox, NULL, NULL, &error),
+		                 STORE_OK);
+		assert_int_equal(store_set_flags(mbox, &all, 1, &chg, NULL,
+		                                 NULL, &error),
+		                 STORE_OK);
+		chg.op = chg.op == STORE_FLAGS_ADD ? STORE_FLAGS_REMOVE
+		                                   : STORE_FLAGS_ADD;
+		for (int c = 0; c < 2; c++) {
+			if (pids[c] > 0 &&
+			    waitpid(pids[c], &status, WNOHANG) == pids[c]) {
+				assert_true(WIFEXITED(status));
+				assert_int_equal(WEXITSTATUS(status), 0);
+				pids[c] = 0;
+				done++;
+			}
+		}
+	}
+	assert_int_equal(store_mailbox_refresh(mbox, &st, &error), STORE_OK);
+	assert_int_equal(st.messages, 2 * CHILD_BATCHES * CHILD_BATCH);
+	assert_int_equal(st.uidnext, 2 * CHILD_BATCHES * CHILD_BATCH + 1);
+	fetch_all(mbox, &ms);
+	for (size_t i = 0; i < ms.n; i++)
+		assert_int_equal(ms.m[i].uid, i + 1);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+	/* The index agrees with the files. */
+	remove_index(t);
+	acct = open_acct(t);
+	assert_int_equal(store_mailbox_status(acct, "INBOX", &st, &error),
+	                 STORE_OK);
+	assert_int_equal(st.messages, 2 * CHILD_BATCHES * CHILD_BATCH);
+	store_account_close(&acct);
+}
+
 int
 main(void)
 {
@@ -1373,6 +1607,12 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_body_crlf, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_account_names, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_rebuild_marked, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_stale_and_deleted, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_processes, setup,
 	                                        teardown),
 	};
 
