@@ -65,6 +65,10 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
 PROGS := $(O)/posternd $(O)/postern
 
+# Test objects are intermediate files of the pattern rules; keep them so a
+# second `make check` does not rebuild every test.
+.SECONDARY:
+
 .PHONY: all run check unit fuzz-replay fuzz integration deps deps-test \
 	format format-check lint clean check-one
 

@@ -26,10 +26,18 @@ SANITIZER_RE = re.compile(
     r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct free ports: all are held open until all are chosen."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def proc_stats():
@@ -61,7 +69,8 @@ class Server:
 
     def __init__(self, extra_config="", domains=("example.test",)):
         self.dir = tempfile.mkdtemp(prefix="postern-test-")
-        self.ports = {p: free_port() for p in ("smtp", "submission", "submissions")}
+        names = ("smtp", "submission", "submissions")
+        self.ports = dict(zip(names, free_ports(len(names))))
         self.conf = os.path.join(self.dir, "postern.conf")
         self.data = os.path.join(self.dir, "var")
         self.log_path = os.path.join(self.dir, "posternd.log")
