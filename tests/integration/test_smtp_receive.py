@@ -462,3 +462,17 @@ def test_bdat_bare_lf_refused(server):
     code, lines = d.reply()
     assert code == 550 and "5.5.2" in lines[0]
     assert server.messages("demo@example.test") == []
+
+
+def test_maildir_readers_see_the_messages(server):
+    import mailbox
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"]) as c:
+        c.sendmail("alice@example.org", ["demo@example.test"], BODY)
+    server.wait_messages("demo@example.test", 1)
+    box = mailbox.Maildir(server.maildir("demo@example.test"), create=False)
+    msgs = list(box)
+    assert len(msgs) == 1
+    m = msgs[0]
+    assert m["Subject"] == "hello" and m["From"] == "Alice <alice@example.org>"
+    assert m.get_subdir() == "new" and m.get_flags() == ""
+    assert m.get_payload().startswith("first line\n.a line")
