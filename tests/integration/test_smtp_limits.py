@@ -114,3 +114,22 @@ def test_starttls_discards_pipelined_input_and_refuses_a_second(server):
     tls.sendall(b"STARTTLS\r\n")
     assert tf.readline().startswith(b"503 5.5.1")
     tls.close()
+
+
+def test_idle_client_times_out(make_server):
+    s = make_server(extra_config="smtp_command_timeout 1s\nsmtp_data_timeout 1s\n")
+    s.add_user("demo@example.test")
+    s.start()
+    d = session(s)
+    # RFC 5321 4.5.3.2: the server may close an idle session, with 421.
+    code, lines = d.reply()
+    assert code == 421 and "4.4.2" in lines[0]
+    assert d.closed()
+    # The same in the middle of DATA: nothing is delivered.
+    d = session(s)
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: slow\r\n\r\nhalf")
+    assert d.reply()[0] == 421
+    assert s.messages("demo@example.test") == []
