@@ -264,8 +264,11 @@ account_index_init(struct store_account *acct, const char **error_r)
 	enum store_result r;
 	int made;
 
+	/* May be refused while another process builds the same index (it
+	 * sets WAL itself); the next open tries again. */
 	if (index_set_wal(acct) < 0)
-		return index_fail(acct, "set WAL mode", error_r);
+		log_warn("account=%s/%s cannot set WAL mode yet: %s",
+		         acct->domain, acct->local, sqlite3_errmsg(acct->db));
 	r = index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;

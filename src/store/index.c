@@ -371,6 +371,12 @@ index_begin(struct store_account *acct, const char **error_r)
 
 	if (acct->read_txn)
 		index_read_end(acct);
+	if (acct->txn_depth > 0 && sqlite3_get_autocommit(acct->db)) {
+		/* SQLite rolled the whole transaction back after an error
+		 * (disk full, I/O): nothing more may run outside it. */
+		*error_r = "the transaction was rolled back";
+		return STORE_TEMPFAIL;
+	}
 	if (acct->txn_depth == 0 && store_account_is_stale(acct)) {
 		/* Writing to an index nobody else reads would lose it. */
 		*error_r = "the index was replaced: reopen the account";

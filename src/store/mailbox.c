@@ -422,11 +422,13 @@ store_mailbox_delete(struct store_account *acct, const char *name,
 	} else if (r == STORE_OK) {
 		/* The folder leaves the namespace in one rename; if the
 		 * commit then fails, reconciling drops the row. */
-		if (maildir_remove(acct, dir) < 0 && errno != ENOENT)
-			log_warn_errno("account=%s/%s mailbox=%s remove %s",
-			               acct->domain, acct->local, row.name,
-			               dir);
-		r = mailbox_drop_row(acct, row.id, error_r);
+		if (maildir_remove(acct, dir) < 0 && errno != ENOENT) {
+			*error_r = store_errorf(acct, "remove %s: %s", dir,
+			                        strerror(errno));
+			r = STORE_TEMPFAIL;
+		} else {
+			r = mailbox_drop_row(acct, row.id, error_r);
+		}
 	}
 	store_mbox_row_deinit(&row);
 	if (r != STORE_OK) {
@@ -748,6 +750,20 @@ store_mailbox_keywords(const struct store_mailbox *mbox, size_t *count_r)
 	return (const char *const *)mbox->keywords;
 }
 
+void
+mailbox_follow(struct store_mailbox *mbox, const struct store_mbox_row *row)
+{
+	if (strcmp(row->name, mbox->name) == 0)
+		return;
+	/* Renamed by another session: its files moved with it. */
+	store_notify_unwatch_mailbox(mbox);
+	snprintf(mbox->name, sizeof(mbox->name), "%s", row->name);
+	mbox->attrs = store_mbox_special_use(row->name);
+	if (store_mbox_name_to_dir(row->name, mbox->dir, sizeof(mbox->dir)) < 0)
+		mbox->dir[0] = '\0';
+	store_notify_watch_mailbox(mbox);
+}
+
 enum store_result
 store_mailbox_refresh(struct store_mailbox *mbox,
                       struct store_mailbox_status *status_r,
@@ -762,25 +778,30 @@ store_mailbox_refresh(struct store_mailbox *mbox,
 		*error_r = "the index was replaced: reopen the account";
 		return STORE_TEMPFAIL;
 	}
-	mbox->new_dirty = mbox->cur_dirty = false;
-	r = index_mbox_get_id(acct, mbox->id, &row, error_r);
-	if (r == STORE_OK && (check_new || check_cur)) {
-		r = mailbox_sync_disk(acct, mbox->id, mbox->dir, row.cur_mtime,
-		                      check_new, check_cur, error_r);
+	if (check_new || check_cur) {
+		r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+		if (r == STORE_OK) {
+			mailbox_follow(mbox, &row);
+			r = mailbox_sync_disk(acct, mbox->id, mbox->dir,
+			                      row.cur_mtime, check_new,
+			                      check_cur, error_r);
+		}
 		store_mbox_row_deinit(&row);
-		if (r == STORE_OK)
-			r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+		if (r != STORE_OK)
+			return r; /* still dirty: the next refresh retries */
+		mbox->new_dirty = mbox->cur_dirty = false;
 	}
+	/* One snapshot, so the counts match UIDNEXT and HIGHESTMODSEQ. */
+	r = index_read_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (strcmp(row.name, mbox->name) != 0) {
-		/* Renamed by another session: follow it. */
-		store_notify_unwatch_mailbox(mbox);
-		store_mbox_name_to_dir(row.name, mbox->dir, sizeof(mbox->dir));
-		store_notify_watch_mailbox(mbox);
+	r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+	if (r == STORE_OK) {
+		mailbox_follow(mbox, &row);
+		r = index_mbox_status(acct, &row, &mbox->status, error_r);
+		mailbox_take_row(mbox, &row);
 	}
-	r = index_mbox_status(acct, &row, &mbox->status, error_r);
-	mailbox_take_row(mbox, &row);
+	index_read_end(acct);
 	store_mbox_row_deinit(&row);
 	if (r == STORE_OK && status_r != NULL)
 		*status_r = mbox->status;

@@ -120,7 +120,8 @@ remove_tree(int parent, const char *name, int depth)
 int
 maildir_remove(struct store_account *acct, const char *dir)
 {
-	char trash[64];
+	static unsigned long counter;
+	char trash[80];
 
 	if (dir[0] == '\0') {
 		errno = EINVAL;
@@ -128,11 +129,14 @@ maildir_remove(struct store_account *acct, const char *dir)
 	}
 	/* Out of the folder namespace first, in one step; the removal may
 	 * then take its time (or be finished by maildir_sweep()). */
-	snprintf(trash, sizeof(trash), "postern-deleted-%ld-%lld",
-	         (long)getpid(), (long long)time(NULL));
+	snprintf(trash, sizeof(trash), "postern-deleted-%ld-%lld-%lu",
+	         (long)getpid(), (long long)time(NULL), ++counter);
 	if (renameat(acct->root_fd, dir, acct->root_fd, trash) < 0)
 		return -1;
-	return remove_tree(acct->root_fd, trash, 2);
+	if (remove_tree(acct->root_fd, trash, 2) < 0)
+		log_warn_errno("account=%s/%s remove %s (left for later)",
+		               acct->domain, acct->local, trash);
+	return 0;
 }
 
 void

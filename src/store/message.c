@@ -354,6 +354,8 @@ change_begin(struct store_mailbox *mbox, struct store_mbox_row *row,
 	r = index_mbox_get_id(mbox->acct, mbox->id, row, error_r);
 	if (r != STORE_OK)
 		index_rollback(mbox->acct);
+	else
+		mailbox_follow(mbox, row);
 	return r;
 }
 
@@ -712,23 +714,27 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
            const char **error_r)
 {
 	struct store_account *acct = src->acct;
-	struct store_mbox_row srow = {0}, drow = {0};
-	char ddir[STORE_NAME_MAX + 1];
+	struct store_mbox_row srow = {0}, drow = {0}, *dp = &drow;
+	char ddir[STORE_NAME_MAX + 1] = "";
 	struct row_set rs = {0};
 	struct copy_done *done = NULL;
 	struct maildir_guard sguard, dguard;
 	size_t ndone = 0;
 	uint64_t modseq = 0;
+	uint32_t duidv;
 	enum store_result r;
 
 	r = change_begin(src, &srow, error_r);
 	if (r != STORE_OK)
 		return r;
 	r = mailbox_lookup(acct, dst, &drow, ddir, sizeof(ddir), error_r);
-	if (r == STORE_OK && drow.id == src->id && move) {
-		/* MOVE into itself: nothing changes. */
+	if (r == STORE_OK && drow.id == src->id) {
 		store_mbox_row_deinit(&drow);
-		return change_end(src, &srow, STORE_OK, error_r);
+		/* MOVE into itself: nothing changes. */
+		if (move)
+			return change_end(src, &srow, STORE_OK, error_r);
+		/* COPY into itself: one row, or counters would be lost. */
+		dp = &srow;
 	}
 	if (r == STORE_OK &&
 	    row_set_load(acct, src->id, ranges, nranges, &rs) < 0)
@@ -736,13 +742,13 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 	if (r == STORE_OK && !move)
 		r = copy_check_quota(acct, &rs, quota, error_r);
 	if (r == STORE_OK && rs.n > 0 &&
-	    index_mbox_next_modseq(acct, ddir, &drow, &modseq) < 0)
+	    index_mbox_next_modseq(acct, ddir, dp, &modseq) < 0)
 		r = index_fail(acct, "modseq", error_r);
 	maildir_guard_begin(acct, src->dir, &srow, &sguard);
-	maildir_guard_begin(acct, ddir, &drow, &dguard);
+	maildir_guard_begin(acct, ddir, dp, &dguard);
 	done = xcalloc(rs.n + 1, sizeof(*done));
 	for (size_t i = 0; r == STORE_OK && i < rs.n; i++) {
-		r = copy_one(src, &rs.rows[i], drow.id, ddir, &drow, modseq,
+		r = copy_one(src, &rs.rows[i], dp->id, ddir, dp, modseq,
 		             &done[ndone], error_r);
 		if (r == STORE_NOTFOUND) {
 			src->cur_dirty = true;
@@ -752,7 +758,8 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 		if (r == STORE_OK)
 			ndone++;
 	}
-	if (r == STORE_OK && index_mbox_save_counters(acct, &drow) < 0)
+	if (r == STORE_OK && dp != &srow &&
+	    index_mbox_save_counters(acct, dp) < 0)
 		r = index_fail(acct, "save counters", error_r);
 	if (r == STORE_OK && move)
 		r = copy_expunge_sources(src, &srow, &rs, done, ndone, error_r);
@@ -767,8 +774,9 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 	}
 	if (r == STORE_OK &&
 	    (maildir_guard_end(acct, src->id, src->dir, &sguard) < 0 ||
-	     maildir_guard_end(acct, drow.id, ddir, &dguard) < 0))
+	     maildir_guard_end(acct, dp->id, ddir, &dguard) < 0))
 		r = index_fail(acct, "note cur", error_r);
+	duidv = dp->uidvalidity;
 	r = change_end(src, &srow, r, error_r);
 	if (r != STORE_OK) {
 		/* Undo the links; a move puts its sources back first. */
@@ -788,7 +796,7 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 		}
 	} else {
 		if (dst_uidvalidity_r != NULL)
-			*dst_uidvalidity_r = drow.uidvalidity;
+			*dst_uidvalidity_r = duidv;
 		for (size_t i = 0; cb != NULL && i < ndone; i++)
 			cb(ctx, done[i].src_uid, done[i].dst_uid);
 	}

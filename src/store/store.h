@@ -123,8 +123,9 @@ enum store_result store_account_open(struct store *store, const char *domain,
                                      struct store_account **acct_r,
                                      const char **error_r)
         __attribute__((warn_unused_result));
-/* Closes the account; every mailbox, body and append of it must be closed
- * first; deliveries of an open batch are undone. Clears *acctp. */
+/* Closes the account and clears *acctp; accepts NULL. Every mailbox,
+ * append and delivery record of it must be closed or freed first (a
+ * bug otherwise); an open batch is rolled back. Bodies may outlive it. */
 void store_account_close(struct store_account **acctp);
 
 /* The account's usage: bytes stored (as counted against the quota) and
@@ -290,7 +291,7 @@ enum store_hdr {
 #define STORE_META_HEADERS       0x8u
 
 /* Called per message; a non-zero return stops the iteration. The callback
- * must not change the account. */
+ * must not change the account nor start another iteration on it. */
 typedef int store_meta_fn(void *ctx, const struct store_msg_meta *meta);
 
 /* Calls `cb` for each message with lo <= UID <= hi, ascending. */
@@ -317,6 +318,7 @@ enum store_result store_cache_update(struct store_mailbox *mbox, uint32_t uid,
  * whose modseq is above it (new or changed; `expunged` false, metadata
  * without cached strings) and for every UID expunged with a modseq above
  * it (`expunged` true, only uid and modseq set). Expunges come first.
+ * A non-zero return from `cb` stops; `cb` is bound as store_meta_fn is.
  */
 typedef int store_change_fn(void *ctx, const struct store_msg_meta *meta,
                             bool expunged);

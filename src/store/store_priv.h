@@ -451,6 +451,10 @@ enum store_result mailbox_create_one(struct store_account *acct,
  * account has folders besides INBOX. */
 enum store_result mailbox_reconcile(struct store_account *acct, bool rebuild,
                                     bool *folders_r, const char **error_r);
+/* Points a handle at its mailbox's current name and folder (another
+ * session may have renamed it). */
+void mailbox_follow(struct store_mailbox *mbox,
+                    const struct store_mbox_row *row);
 /* Opens a handle on a mailbox row found by name (normalised). */
 enum store_result mailbox_lookup(struct store_account *acct, const char *name,
                                  struct store_mbox_row *row, char *dir,
