@@ -163,7 +163,7 @@ account_root_open(struct store_account *acct, bool create, const char **error_r)
 }
 
 static void
-index_unlink_aux(struct store_account *acct)
+store_index_unlink_aux(struct store_account *acct)
 {
 	static const char *const aux[] = {STORE_INDEX_FILE "-wal",
 	                                  STORE_INDEX_FILE "-shm"};
@@ -178,7 +178,7 @@ index_unlink_aux(struct store_account *acct)
 /* Makes an empty index file readable by its owner only (SQLite would
  * follow the umask); the WAL and shared-memory files copy its mode. */
 static void
-index_create_file(struct store_account *acct)
+store_index_create_file(struct store_account *acct)
 {
 	int fd = openat(acct->root_fd, STORE_INDEX_FILE,
 	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -191,25 +191,26 @@ index_create_file(struct store_account *acct)
 /* Moves an unusable index out of the way (kept for inspection), with
  * its WAL, under the account's flock. Another process may have done it
  * already: then the index opens fine and nothing is moved. */
-static enum index_open_result
+static enum store_index_open_result
 account_index_replace(struct store_account *acct, bool corrupt,
                       const char **error_r)
 {
-	enum index_open_result r;
+	enum store_index_open_result r;
 	struct stat st;
 
 	if (flock(acct->root_fd, LOCK_EX) < 0) {
 		*error_r = store_errorf(acct, "flock: %s", strerror(errno));
-		return INDEX_OPEN_ERROR;
+		return STORE_INDEX_OPEN_ERROR;
 	}
-	index_close(acct);
+	store_index_close(acct);
 	if (corrupt) {
 		bool marked = faccessat(acct->root_fd, STORE_REBUILD_FILE, F_OK,
 		                        0) == 0;
 
-		r = marked ? INDEX_OPEN_CORRUPT : index_open(acct, error_r);
-		if (r == INDEX_OPEN_CORRUPT) {
-			index_close(acct);
+		r = marked ? STORE_INDEX_OPEN_CORRUPT
+		           : store_index_open(acct, error_r);
+		if (r == STORE_INDEX_OPEN_CORRUPT) {
+			store_index_close(acct);
 			log_err("account=%s/%s event=index-corrupt %s: moved "
 			        "aside, rebuilding",
 			        acct->domain, acct->local,
@@ -220,20 +221,20 @@ account_index_replace(struct store_account *acct, bool corrupt,
 			    errno != ENOENT)
 				log_err_errno("account=%s/%s rename index",
 				              acct->domain, acct->local);
-			index_unlink_aux(acct);
+			store_index_unlink_aux(acct);
 			unlinkat(acct->root_fd, STORE_REBUILD_FILE, 0);
-			index_create_file(acct);
-			r = index_open(acct, error_r);
+			store_index_create_file(acct);
+			r = store_index_open(acct, error_r);
 		}
 	} else if (fstatat(acct->root_fd, STORE_INDEX_FILE, &st, 0) < 0 &&
 	           errno == ENOENT) {
 		/* A WAL outliving its database would be replayed into
 		 * the new one. */
-		index_unlink_aux(acct);
-		index_create_file(acct);
-		r = index_open(acct, error_r);
+		store_index_unlink_aux(acct);
+		store_index_create_file(acct);
+		r = store_index_open(acct, error_r);
 	} else {
-		r = index_open(acct, error_r);
+		r = store_index_open(acct, error_r);
 	}
 	flock(acct->root_fd, LOCK_UN);
 	return r;
@@ -247,7 +248,7 @@ account_create_special(struct store_account *acct, const char **error_r)
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		enum store_result r =
-		        mailbox_create_one(acct, names[i], error_r);
+		        store_mbox_create_one(acct, names[i], error_r);
 
 		if (r != STORE_OK && r != STORE_EXISTS)
 			return r;
@@ -266,22 +267,24 @@ account_index_init(struct store_account *acct, const char **error_r)
 
 	/* May be refused while another process builds the same index (it
 	 * sets WAL itself); the next open tries again. */
-	if (index_set_wal(acct) < 0)
+	if (store_index_set_wal(acct) < 0)
 		log_warn("account=%s/%s cannot set WAL mode yet: %s",
 		         acct->domain, acct->local, sqlite3_errmsg(acct->db));
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	made = index_create_schema(acct);
+	made = store_index_create_schema(acct);
+	if (made >= 0 && store_index_prepare_all(acct) < 0)
+		made = -1;
 	if (made < 0) {
-		r = index_fail(acct, "create schema", error_r);
-		index_rollback(acct);
+		r = store_index_fail(acct, "create schema", error_r);
+		store_index_rollback(acct);
 		return r;
 	}
 	if (made == 0) {
 		bool folders = false;
 
-		r = mailbox_reconcile(acct, true, &folders, error_r);
+		r = store_mbox_reconcile(acct, true, &folders, error_r);
 		if (r == STORE_OK && !folders)
 			r = account_create_special(acct, error_r);
 		if (r == STORE_OK)
@@ -289,15 +292,15 @@ account_index_init(struct store_account *acct, const char **error_r)
 			         acct->domain, acct->local);
 	}
 	if (r == STORE_OK)
-		return index_commit(acct, error_r);
-	index_rollback(acct);
+		return store_index_commit(acct, error_r);
+	store_index_rollback(acct);
 	return r;
 }
 
 static enum store_result
 account_index_open(struct store_account *acct, const char **error_r)
 {
-	enum index_open_result r;
+	enum store_index_open_result r;
 	struct stat st;
 
 	if (faccessat(acct->root_fd, STORE_REBUILD_FILE, F_OK, 0) == 0)
@@ -306,18 +309,22 @@ account_index_open(struct store_account *acct, const char **error_r)
 	         errno == ENOENT)
 		r = account_index_replace(acct, false, error_r);
 	else
-		r = index_open(acct, error_r);
-	if (r == INDEX_OPEN_CORRUPT)
+		r = store_index_open(acct, error_r);
+	if (r == STORE_INDEX_OPEN_CORRUPT)
 		r = account_index_replace(acct, true, error_r);
 	switch (r) {
-	case INDEX_OPEN_OK:
+	case STORE_INDEX_OPEN_OK:
+		if (store_index_prepare_all(acct) < 0) {
+			store_index_fail(acct, "prepare", error_r);
+			return STORE_TEMPFAIL;
+		}
 		break;
-	case INDEX_OPEN_EMPTY:
+	case STORE_INDEX_OPEN_EMPTY:
 		if (account_index_init(acct, error_r) != STORE_OK)
 			return STORE_TEMPFAIL;
 		break;
-	case INDEX_OPEN_CORRUPT:
-	case INDEX_OPEN_ERROR:
+	case STORE_INDEX_OPEN_CORRUPT:
+	case STORE_INDEX_OPEN_ERROR:
 		log_err("account=%s/%s event=index-open-failed %s",
 		        acct->domain, acct->local, *error_r);
 		return STORE_TEMPFAIL;
@@ -332,7 +339,8 @@ store_account_is_stale(struct store_account *acct)
 
 	if (fstatat(acct->root_fd, STORE_INDEX_FILE, &st, 0) < 0)
 		return true;
-	return st.st_ino != acct->index_ino || st.st_dev != acct->index_dev;
+	return st.st_ino != acct->store_index_ino ||
+	       st.st_dev != acct->store_index_dev;
 }
 
 enum store_result
@@ -358,7 +366,7 @@ store_account_open(struct store *store, const char *domain, const char *local,
 	acct->inotify_fd = -1;
 	acct->root_wd = -1;
 	r = account_root_open(acct, (flags & STORE_OPEN_CREATE) != 0, error_r);
-	if (r == STORE_OK && maildir_create(acct, "") < 0) {
+	if (r == STORE_OK && store_maildir_create(acct, "") < 0) {
 		*error_r =
 		        store_errorf(acct, "create INBOX: %s", strerror(errno));
 		r = STORE_TEMPFAIL;
@@ -368,9 +376,9 @@ store_account_open(struct store *store, const char *domain, const char *local,
 	/* Mailboxes made or removed behind the index's back, and the
 	 * remains of an interrupted DELETE. */
 	if (r == STORE_OK)
-		r = mailbox_reconcile(acct, false, &folders, error_r);
+		r = store_mbox_reconcile(acct, false, &folders, error_r);
 	if (r == STORE_OK)
-		maildir_sweep(acct);
+		store_maildir_sweep(acct);
 	if (r != STORE_OK) {
 		/* The account's buffer goes with it. */
 		snprintf(store->errbuf, sizeof(store->errbuf), "%s", *error_r);
@@ -395,8 +403,8 @@ store_account_close(struct store_account **acctp)
 		panic("store: account %s/%s closed with %s still open",
 		      acct->domain, acct->local,
 		      acct->mailboxes != NULL ? "mailboxes" : "deliveries");
-	index_read_end(acct);
-	index_close(acct);
+	store_index_read_end(acct);
+	store_index_close(acct);
 	if (acct->inotify_fd >= 0)
 		close(acct->inotify_fd);
 	if (acct->root_fd >= 0)
@@ -412,8 +420,8 @@ enum store_result
 store_account_usage(struct store_account *acct, uint64_t *bytes_r,
                     uint64_t *messages_r, const char **error_r)
 {
-	if (index_account_get(acct, bytes_r, messages_r, NULL) < 0)
-		return index_fail(acct, "read usage", error_r);
+	if (store_index_account_get(acct, bytes_r, messages_r, NULL) < 0)
+		return store_index_fail(acct, "read usage", error_r);
 	return STORE_OK;
 }
 

@@ -71,8 +71,8 @@ quota_check(struct store_account *acct, uint64_t size, uint64_t quota,
 
 	if (quota == 0)
 		return STORE_OK;
-	if (index_account_get(acct, &used, NULL, NULL) < 0)
-		return index_fail(acct, "read usage", error_r);
+	if (store_index_account_get(acct, &used, NULL, NULL) < 0)
+		return store_index_fail(acct, "read usage", error_r);
 	if (used + size > quota || size > quota) {
 		*error_r = "mailbox full: quota exceeded";
 		return STORE_OVERQUOTA;
@@ -90,7 +90,7 @@ store_batch_begin(struct store_account *acct, const char **error_r)
 
 	if (acct->batch_open || acct->txn_depth != 0)
 		panic("store: batch begun inside a transaction");
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r == STORE_OK)
 		acct->batch_open = true;
 	return r;
@@ -125,7 +125,7 @@ store_batch_commit(struct store_account *acct, const char **error_r)
 	if (!acct->batch_open)
 		panic("store: commit without a batch");
 	acct->batch_open = false;
-	r = index_commit(acct, error_r);
+	r = store_index_commit(acct, error_r);
 	if (r != STORE_OK) {
 		batch_unlink_all(acct);
 		return r;
@@ -142,7 +142,7 @@ store_batch_rollback(struct store_account *acct)
 	if (!acct->batch_open)
 		return;
 	acct->batch_open = false;
-	index_rollback(acct);
+	store_index_rollback(acct);
 	batch_unlink_all(acct);
 }
 
@@ -223,8 +223,8 @@ deliver_locked(struct store_account *acct, struct store_mbox_row *row,
 		                        strerror(errno));
 		return STORE_TEMPFAIL;
 	}
-	if (index_mbox_next_uid(acct, dir, row, &msg.uid) < 0 ||
-	    index_mbox_next_modseq(acct, dir, row, &msg.modseq) < 0) {
+	if (store_index_mbox_next_uid(acct, dir, row, &msg.uid) < 0 ||
+	    store_index_mbox_next_modseq(acct, dir, row, &msg.modseq) < 0) {
 		err = errno;
 		store_cache_data_deinit(&cache);
 		errno = err;
@@ -254,13 +254,13 @@ deliver_locked(struct store_account *acct, struct store_mbox_row *row,
 	msg.internal_date = st->st_mtim.tv_sec;
 	msg.size = size;
 	msg.vsize = cache.vsize;
-	if (index_msg_insert(acct, row->id, &msg, &cache) < 0 ||
-	    index_mbox_save_counters(acct, row) < 0) {
+	if (store_index_msg_insert(acct, row->id, &msg, &cache) < 0 ||
+	    store_index_mbox_save_counters(acct, row) < 0) {
 		err = errno;
 		store_cache_data_deinit(&cache);
 		unlinkat(acct->root_fd, path, 0);
 		errno = err;
-		return index_fail(acct, "insert message", error_r);
+		return store_index_fail(acct, "insert message", error_r);
 	}
 	store_cache_data_deinit(&cache);
 	d->uid = msg.uid;
@@ -294,10 +294,10 @@ store_deliver(struct store_account *acct, const char *mailbox,
 		return STORE_TEMPFAIL;
 	}
 	d = xmalloc(sizeof(*d));
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r == STORE_OK) {
-		r = mailbox_lookup(acct, mailbox, &row, dir, sizeof(dir),
-		                   error_r);
+		r = store_mbox_lookup(acct, mailbox, &row, dir, sizeof(dir),
+		                      error_r);
 		if (r == STORE_OK)
 			r = quota_check(acct, size, quota, error_r);
 		if (r == STORE_OK)
@@ -305,9 +305,9 @@ store_deliver(struct store_account *acct, const char *mailbox,
 			                   d, error_r);
 		err = errno;
 		if (r == STORE_OK)
-			r = index_commit(acct, error_r);
+			r = store_index_commit(acct, error_r);
 		else
-			index_rollback(acct);
+			store_index_rollback(acct);
 		errno = err;
 	}
 	close(fd);
@@ -339,24 +339,26 @@ store_delivery_undo(struct store_delivery *d, const char **error_r)
 
 	if (d->undone)
 		return STORE_OK;
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(acct, d->mbox, &row, error_r);
-	found = r == STORE_OK ? index_msg_get(acct, d->mbox, d->uid, &msg) : 0;
+	r = store_index_mbox_get_id(acct, d->mbox, &row, error_r);
+	found = r == STORE_OK ? store_index_msg_get(acct, d->mbox, d->uid, &msg)
+	                      : 0;
 	if (found < 0)
-		r = index_fail(acct, "read message", error_r);
+		r = store_index_fail(acct, "read message", error_r);
 	if (r == STORE_OK && found > 0 && strcmp(msg.base, d->base) == 0) {
 		/* Wherever it is now (a session may have moved it). */
-		if (maildir_msg_unlink(acct, d->dir, &msg) < 0) {
+		if (store_maildir_msg_unlink(acct, d->dir, &msg) < 0) {
 			*error_r = store_errorf(acct, "unlink: %s",
 			                        strerror(errno));
 			r = STORE_TEMPFAIL;
-		} else if (index_mbox_next_modseq(acct, d->dir, &row, &modseq) <
-		                   0 ||
-		           index_msg_expunge(acct, d->mbox, &msg, modseq) < 0 ||
-		           index_mbox_save_counters(acct, &row) < 0) {
-			r = index_fail(acct, "undo delivery", error_r);
+		} else if (store_index_mbox_next_modseq(acct, d->dir, &row,
+		                                        &modseq) < 0 ||
+		           store_index_msg_expunge(acct, d->mbox, &msg,
+		                                   modseq) < 0 ||
+		           store_index_mbox_save_counters(acct, &row) < 0) {
+			r = store_index_fail(acct, "undo delivery", error_r);
 		}
 	} else if (r == STORE_OK || r == STORE_NOTFOUND) {
 		char path[STORE_PATH_MAX];
@@ -370,10 +372,10 @@ store_delivery_undo(struct store_delivery *d, const char **error_r)
 	store_msg_row_deinit(&msg);
 	store_mbox_row_deinit(&row);
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	r = index_commit(acct, error_r);
+	r = store_index_commit(acct, error_r);
 	if (r == STORE_OK)
 		d->undone = true;
 	return r;
@@ -432,7 +434,7 @@ store_append_begin(struct store_account *acct, const char *mailbox,
 	struct timespec ts;
 
 	*append_r = NULL;
-	r = mailbox_lookup(acct, mailbox, &row, dir, sizeof(dir), error_r);
+	r = store_mbox_lookup(acct, mailbox, &row, dir, sizeof(dir), error_r);
 	store_mbox_row_deinit(&row);
 	if (r != STORE_OK)
 		return r;
@@ -542,24 +544,25 @@ append_commit(struct store_append *app, const struct store_append_info *info,
 	struct store_msg_row msg = {0};
 	char base[STORE_NAME_MAX + 1], name[STORE_NAME_MAX + 1];
 	char path[STORE_PATH_MAX] = "";
-	struct maildir_guard guard;
+	struct store_guard guard;
 	bool renamed = false;
 	enum store_result r;
 
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(acct, app->mbox, &row, error_r);
+	r = store_index_mbox_get_id(acct, app->mbox, &row, error_r);
 	if (r == STORE_OK)
 		r = quota_check(acct, (uint64_t)st->st_size, info->quota,
 		                error_r);
 	if (r == STORE_OK)
-		r = index_mbox_keywords(acct, app->dir, &row, info->keywords,
-		                        info->nkeywords, true, &msg.keywords,
-		                        error_r);
+		r = store_index_mbox_keywords(acct, app->dir, &row,
+		                              info->keywords, info->nkeywords,
+		                              true, &msg.keywords, error_r);
 	if (r == STORE_OK &&
-	    (index_mbox_next_uid(acct, app->dir, &row, &msg.uid) < 0 ||
-	     index_mbox_next_modseq(acct, app->dir, &row, &msg.modseq) < 0)) {
+	    (store_index_mbox_next_uid(acct, app->dir, &row, &msg.uid) < 0 ||
+	     store_index_mbox_next_modseq(acct, app->dir, &row, &msg.modseq) <
+	             0)) {
 		*error_r =
 		        store_errorf(acct, "allocate UID: %s", strerror(errno));
 		r = STORE_TEMPFAIL;
@@ -574,7 +577,7 @@ append_commit(struct store_append *app, const struct store_append_info *info,
 		*error_r = "mailbox path too long";
 		r = STORE_PERMFAIL;
 	}
-	maildir_guard_begin(acct, app->dir, &row, &guard);
+	store_guard_begin(acct, app->dir, &row, &guard);
 	if (r == STORE_OK) {
 		renamed = renameat(acct->root_fd, app->tmp, acct->root_fd,
 		                   path) == 0;
@@ -590,14 +593,14 @@ append_commit(struct store_append *app, const struct store_append_info *info,
 	msg.size = (uint64_t)st->st_size;
 	msg.vsize = cache->vsize;
 	if (r == STORE_OK &&
-	    (index_msg_insert(acct, app->mbox, &msg, cache) < 0 ||
-	     index_mbox_save_counters(acct, &row) < 0 ||
-	     maildir_guard_end(acct, app->mbox, app->dir, &guard) < 0))
-		r = index_fail(acct, "insert message", error_r);
+	    (store_index_msg_insert(acct, app->mbox, &msg, cache) < 0 ||
+	     store_index_mbox_save_counters(acct, &row) < 0 ||
+	     store_guard_end(acct, app->mbox, app->dir, &guard) < 0))
+		r = store_index_fail(acct, "insert message", error_r);
 	if (r == STORE_OK)
-		r = index_commit(acct, error_r);
+		r = store_index_commit(acct, error_r);
 	else
-		index_rollback(acct);
+		store_index_rollback(acct);
 	if (r != STORE_OK && renamed)
 		unlinkat(acct->root_fd, path, 0);
 	if (r == STORE_OK) {

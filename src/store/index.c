@@ -30,7 +30,7 @@
 
 #define INDEX_VERSION 1
 
-static const char *const index_schema =
+static const char *const store_index_schema =
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
         "CREATE TABLE account(id INTEGER PRIMARY KEY CHECK (id = 1),"
         " bytes INTEGER NOT NULL, messages INTEGER NOT NULL,"
@@ -70,7 +70,7 @@ static const char *const index_schema =
 	"envelope, bodystructure, body, h_date, h_subject, h_from, h_to, "     \
 	"h_cc, h_message_id, h_references"
 
-static const char *const index_sql[ST_COUNT] = {
+static const char *const store_index_sql[ST_COUNT] = {
         [ST_MBOX_BY_NAME] = "SELECT " MBOX_COLS " FROM mailbox WHERE name = ?1",
         [ST_MBOX_BY_ID] = "SELECT " MBOX_COLS " FROM mailbox WHERE id = ?1",
         [ST_MBOX_ALL] = "SELECT id, name FROM mailbox"
@@ -156,7 +156,7 @@ rc_is_corrupt(int rc)
 /* Reads the schema version: 1 on success with *version_r, 0 when there is
  * no schema at all, -1 on error (sets *rc_r). */
 static int
-index_read_version(sqlite3 *db, int64_t *version_r, int *rc_r)
+store_index_read_version(sqlite3 *db, int64_t *version_r, int *rc_r)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, found = 0;
@@ -192,8 +192,8 @@ index_read_version(sqlite3 *db, int64_t *version_r, int *rc_r)
 	return rc == SQLITE_OK ? 1 : -1;
 }
 
-enum index_open_result
-index_open(struct store_account *acct, const char **error_r)
+enum store_index_open_result
+store_index_open(struct store_account *acct, const char **error_r)
 {
 	char *path = xasprintf("%s/%s", acct->root, STORE_INDEX_FILE);
 	char *journal = NULL;
@@ -209,25 +209,25 @@ index_open(struct store_account *acct, const char **error_r)
 	if (rc != SQLITE_OK) {
 		*error_r = store_errorf(acct, "open index: %s",
 		                        sqlite3_errstr(rc));
-		index_close(acct);
-		return rc_is_corrupt(rc) ? INDEX_OPEN_CORRUPT
-		                         : INDEX_OPEN_ERROR;
+		store_index_close(acct);
+		return rc_is_corrupt(rc) ? STORE_INDEX_OPEN_CORRUPT
+		                         : STORE_INDEX_OPEN_ERROR;
 	}
 	sqlite3_extended_result_codes(acct->db, 1);
 	sqlite3_busy_timeout(acct->db, STORE_BUSY_TIMEOUT_MS);
-	have = index_read_version(acct->db, &version, &rc);
+	have = store_index_read_version(acct->db, &version, &rc);
 	if (have < 0) {
 		*error_r = store_errorf(acct, "read index: %s",
 		                        sqlite3_errmsg(acct->db));
-		index_close(acct);
-		return rc_is_corrupt(rc) ? INDEX_OPEN_CORRUPT
-		                         : INDEX_OPEN_ERROR;
+		store_index_close(acct);
+		return rc_is_corrupt(rc) ? STORE_INDEX_OPEN_CORRUPT
+		                         : STORE_INDEX_OPEN_ERROR;
 	}
 	if (have > 0 && version != INDEX_VERSION) {
 		*error_r = store_errorf(acct, "index version %lld, not %d",
 		                        (long long)version, INDEX_VERSION);
-		index_close(acct);
-		return INDEX_OPEN_CORRUPT;
+		store_index_close(acct);
+		return STORE_INDEX_OPEN_CORRUPT;
 	}
 	/* WAL is persistent once set; synchronous is per connection. */
 	rc = sqlite3_exec(acct->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
@@ -253,21 +253,21 @@ index_open(struct store_account *acct, const char **error_r)
 	if (rc != SQLITE_OK) {
 		*error_r = store_errorf(acct, "set up index: %s",
 		                        sqlite3_errmsg(acct->db));
-		index_close(acct);
-		return rc_is_corrupt(rc) ? INDEX_OPEN_CORRUPT
-		                         : INDEX_OPEN_ERROR;
+		store_index_close(acct);
+		return rc_is_corrupt(rc) ? STORE_INDEX_OPEN_CORRUPT
+		                         : STORE_INDEX_OPEN_ERROR;
 	}
 	/* Which file this handle has: another process may replace it
 	 * (store_account_is_stale()). */
 	if (fstatat(acct->root_fd, STORE_INDEX_FILE, &fst, 0) == 0) {
-		acct->index_dev = fst.st_dev;
-		acct->index_ino = fst.st_ino;
+		acct->store_index_dev = fst.st_dev;
+		acct->store_index_ino = fst.st_ino;
 	}
-	return have > 0 ? INDEX_OPEN_OK : INDEX_OPEN_EMPTY;
+	return have > 0 ? STORE_INDEX_OPEN_OK : STORE_INDEX_OPEN_EMPTY;
 }
 
 void
-index_close(struct store_account *acct)
+store_index_close(struct store_account *acct)
 {
 	for (size_t i = 0; i < ST_COUNT; i++) {
 		sqlite3_finalize(acct->stmts[i]);
@@ -280,7 +280,7 @@ index_close(struct store_account *acct)
 }
 
 int
-index_create_schema(struct store_account *acct)
+store_index_create_schema(struct store_account *acct)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, n = 0;
@@ -296,13 +296,14 @@ index_create_schema(struct store_account *acct)
 		return -1;
 	if (n > 0)
 		return 1;
-	if (sqlite3_exec(acct->db, index_schema, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(acct->db, store_index_schema, NULL, NULL, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	return 0;
 }
 
 int
-index_set_wal(struct store_account *acct)
+store_index_set_wal(struct store_account *acct)
 {
 	return sqlite3_exec(acct->db, "PRAGMA journal_mode = WAL", NULL, NULL,
 	                    NULL) == SQLITE_OK
@@ -313,7 +314,8 @@ index_set_wal(struct store_account *acct)
 /* --- errors and statements ----------------------------------------------- */
 
 enum store_result
-index_fail(struct store_account *acct, const char *what, const char **error_r)
+store_index_fail(struct store_account *acct, const char *what,
+                 const char **error_r)
 {
 	int rc = sqlite3_extended_errcode(acct->db);
 
@@ -332,26 +334,34 @@ index_fail(struct store_account *acct, const char *what, const char **error_r)
 	return STORE_TEMPFAIL;
 }
 
+int
+store_index_prepare_all(struct store_account *acct)
+{
+	for (size_t i = 0; i < ST_COUNT; i++) {
+		if (acct->stmts[i] == NULL &&
+		    sqlite3_prepare_v3(acct->db, store_index_sql[i], -1,
+		                       SQLITE_PREPARE_PERSISTENT,
+		                       &acct->stmts[i], NULL) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
 sqlite3_stmt *
-index_stmt(struct store_account *acct, enum index_stmt_id id)
+store_index_stmt(struct store_account *acct, enum store_index_stmt_id id)
 {
 	sqlite3_stmt *st = acct->stmts[id];
 
-	if (st == NULL) {
-		if (sqlite3_prepare_v3(acct->db, index_sql[id], -1,
-		                       SQLITE_PREPARE_PERSISTENT, &st,
-		                       NULL) != SQLITE_OK)
-			panic("store: cannot prepare %s: %s", index_sql[id],
-			      sqlite3_errmsg(acct->db));
-		acct->stmts[id] = st;
-	}
+	if (st == NULL)
+		panic("store: statement %d used before the index was ready",
+		      (int)id);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return st;
 }
 
 int
-index_exec_stmt(struct store_account *acct, sqlite3_stmt *st)
+store_index_exec_stmt(struct store_account *acct, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -364,13 +374,13 @@ index_exec_stmt(struct store_account *acct, sqlite3_stmt *st)
  */
 
 enum store_result
-index_begin(struct store_account *acct, const char **error_r)
+store_index_begin(struct store_account *acct, const char **error_r)
 {
 	const char *sql =
 	        acct->txn_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT s";
 
 	if (acct->read_txn)
-		index_read_end(acct);
+		store_index_read_end(acct);
 	if (acct->txn_depth > 0 && sqlite3_get_autocommit(acct->db)) {
 		/* SQLite rolled the whole transaction back after an error
 		 * (disk full, I/O): nothing more may run outside it. */
@@ -383,13 +393,13 @@ index_begin(struct store_account *acct, const char **error_r)
 		return STORE_TEMPFAIL;
 	}
 	if (sqlite3_exec(acct->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return index_fail(acct, "begin", error_r);
+		return store_index_fail(acct, "begin", error_r);
 	acct->txn_depth++;
 	return STORE_OK;
 }
 
 enum store_result
-index_commit(struct store_account *acct, const char **error_r)
+store_index_commit(struct store_account *acct, const char **error_r)
 {
 	const char *sql;
 
@@ -397,9 +407,9 @@ index_commit(struct store_account *acct, const char **error_r)
 		panic("store: commit outside a transaction");
 	sql = acct->txn_depth == 1 ? "COMMIT" : "RELEASE s";
 	if (sqlite3_exec(acct->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		enum store_result r = index_fail(acct, "commit", error_r);
+		enum store_result r = store_index_fail(acct, "commit", error_r);
 
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
 	acct->txn_depth--;
@@ -407,7 +417,7 @@ index_commit(struct store_account *acct, const char **error_r)
 }
 
 void
-index_rollback(struct store_account *acct)
+store_index_rollback(struct store_account *acct)
 {
 	const char *sql;
 
@@ -422,18 +432,18 @@ index_rollback(struct store_account *acct)
 }
 
 enum store_result
-index_read_begin(struct store_account *acct, const char **error_r)
+store_index_read_begin(struct store_account *acct, const char **error_r)
 {
 	if (acct->txn_depth > 0 || acct->read_txn)
 		return STORE_OK;
 	if (sqlite3_exec(acct->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return index_fail(acct, "begin", error_r);
+		return store_index_fail(acct, "begin", error_r);
 	acct->read_txn = true;
 	return STORE_OK;
 }
 
 void
-index_read_end(struct store_account *acct)
+store_index_read_end(struct store_account *acct)
 {
 	if (!acct->read_txn)
 		return;
@@ -496,35 +506,35 @@ mbox_get(struct store_account *acct, sqlite3_stmt *st,
 		*error_r = "no such mailbox";
 		return STORE_NOTFOUND;
 	}
-	return index_fail(acct, "read mailbox", error_r);
+	return store_index_fail(acct, "read mailbox", error_r);
 }
 
 enum store_result
-index_mbox_get(struct store_account *acct, const char *name,
-               struct store_mbox_row *row, const char **error_r)
+store_index_mbox_get(struct store_account *acct, const char *name,
+                     struct store_mbox_row *row, const char **error_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_BY_NAME);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_BY_NAME);
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	return mbox_get(acct, st, row, error_r);
 }
 
 enum store_result
-index_mbox_get_id(struct store_account *acct, int64_t id,
-                  struct store_mbox_row *row, const char **error_r)
+store_index_mbox_get_id(struct store_account *acct, int64_t id,
+                        struct store_mbox_row *row, const char **error_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_BY_ID);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_BY_ID);
 
 	sqlite3_bind_int64(st, 1, id);
 	return mbox_get(acct, st, row, error_r);
 }
 
 int
-index_mbox_insert(struct store_account *acct, const char *name,
-                  const struct store_uidlist *ul, uint32_t uidnext,
-                  int64_t *id_r)
+store_index_mbox_insert(struct store_account *acct, const char *name,
+                        const struct store_uidlist *ul, uint32_t uidnext,
+                        int64_t *id_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_INSERT);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_INSERT);
 	uint64_t hms = ul->modseq_limit > 1 ? ul->modseq_limit - 1 : 1;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -534,32 +544,32 @@ index_mbox_insert(struct store_account *acct, const char *name,
 	sqlite3_bind_int64(st, 5, ul->uid_limit);
 	sqlite3_bind_int64(st, 6, (int64_t)ul->modseq_limit);
 	sqlite3_bind_text(st, 7, "", -1, SQLITE_STATIC);
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(acct->db);
 	return 0;
 }
 
 int
-index_mbox_save_counters(struct store_account *acct,
-                         const struct store_mbox_row *row)
+store_index_mbox_save_counters(struct store_account *acct,
+                               const struct store_mbox_row *row)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_SET_COUNTERS);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_SET_COUNTERS);
 
 	sqlite3_bind_int64(st, 1, row->id);
 	sqlite3_bind_int64(st, 2, row->uidnext);
 	sqlite3_bind_int64(st, 3, (int64_t)row->highestmodseq);
 	sqlite3_bind_int64(st, 4, row->uid_limit);
 	sqlite3_bind_int64(st, 5, (int64_t)row->modseq_limit);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }
 
 /* Extends the reservation in postern-uidlist past `uid` and `modseq`:
  * limits only ever grow, also when a rolled-back transaction left the
  * file ahead of the index. */
 static int
-index_reserve(struct store_account *acct, const char *dir,
-              struct store_mbox_row *row, uint32_t uid, uint64_t modseq)
+store_index_reserve(struct store_account *acct, const char *dir,
+                    struct store_mbox_row *row, uint32_t uid, uint64_t modseq)
 {
 	struct store_uidlist ul = {0}, disk;
 
@@ -572,14 +582,14 @@ index_reserve(struct store_account *acct, const char *dir,
 		ul.uid_limit = row->uid_limit;
 	if (ul.modseq_limit < row->modseq_limit)
 		ul.modseq_limit = row->modseq_limit;
-	if (maildir_uidlist_read(acct, dir, &disk) > 0 &&
+	if (store_maildir_uidlist_read(acct, dir, &disk) > 0 &&
 	    disk.uidvalidity == ul.uidvalidity) {
 		if (disk.uid_limit > ul.uid_limit)
 			ul.uid_limit = disk.uid_limit;
 		if (disk.modseq_limit > ul.modseq_limit)
 			ul.modseq_limit = disk.modseq_limit;
 	}
-	if (maildir_uidlist_write(acct, dir, &ul) < 0)
+	if (store_maildir_uidlist_write(acct, dir, &ul) < 0)
 		return -1;
 	row->uid_limit = ul.uid_limit;
 	row->modseq_limit = ul.modseq_limit;
@@ -587,16 +597,16 @@ index_reserve(struct store_account *acct, const char *dir,
 }
 
 int
-index_mbox_reserve(struct store_account *acct, const char *dir,
-                   struct store_mbox_row *row)
+store_index_mbox_reserve(struct store_account *acct, const char *dir,
+                         struct store_mbox_row *row)
 {
-	return index_reserve(acct, dir, row, row->uidnext,
-	                     row->highestmodseq + 1);
+	return store_index_reserve(acct, dir, row, row->uidnext,
+	                           row->highestmodseq + 1);
 }
 
 int
-index_mbox_next_uid(struct store_account *acct, const char *dir,
-                    struct store_mbox_row *row, uint32_t *uid_r)
+store_index_mbox_next_uid(struct store_account *acct, const char *dir,
+                          struct store_mbox_row *row, uint32_t *uid_r)
 {
 	if (row->uidnext == 0 || row->uidnext >= UINT32_MAX) {
 		/* RFC 3501 2.3.1.1: the UID space is spent; a new
@@ -605,20 +615,21 @@ index_mbox_next_uid(struct store_account *acct, const char *dir,
 		return -1;
 	}
 	if (row->uidnext >= row->uid_limit &&
-	    index_reserve(acct, dir, row, row->uidnext, row->highestmodseq) < 0)
+	    store_index_reserve(acct, dir, row, row->uidnext,
+	                        row->highestmodseq) < 0)
 		return -1;
 	*uid_r = row->uidnext++;
 	return 0;
 }
 
 int
-index_mbox_next_modseq(struct store_account *acct, const char *dir,
-                       struct store_mbox_row *row, uint64_t *modseq_r)
+store_index_mbox_next_modseq(struct store_account *acct, const char *dir,
+                             struct store_mbox_row *row, uint64_t *modseq_r)
 {
 	uint64_t next = row->highestmodseq + 1;
 
 	if (next >= row->modseq_limit &&
-	    index_reserve(acct, dir, row, row->uidnext, next) < 0)
+	    store_index_reserve(acct, dir, row, row->uidnext, next) < 0)
 		return -1;
 	row->highestmodseq = next;
 	*modseq_r = next;
@@ -626,9 +637,10 @@ index_mbox_next_modseq(struct store_account *acct, const char *dir,
 }
 
 enum store_result
-index_mbox_keywords(struct store_account *acct, const char *dir,
-                    struct store_mbox_row *row, const char *const *names,
-                    size_t n, bool add, uint32_t *mask_r, const char **error_r)
+store_index_mbox_keywords(struct store_account *acct, const char *dir,
+                          struct store_mbox_row *row, const char *const *names,
+                          size_t n, bool add, uint32_t *mask_r,
+                          const char **error_r)
 {
 	uint32_t mask = 0;
 	size_t before = row->nkeywords;
@@ -662,28 +674,30 @@ index_mbox_keywords(struct store_account *acct, const char *dir,
 	if (row->nkeywords == before)
 		return STORE_OK;
 	/* The file first: it is what a rebuild reads the letters with. */
-	if (maildir_keywords_write(acct, dir, row->keywords, row->nkeywords) <
-	    0) {
+	if (store_maildir_keywords_write(acct, dir, row->keywords,
+	                                 row->nkeywords) < 0) {
 		*error_r = store_errorf(acct, "write %s: %s",
 		                        STORE_KEYWORDS_FILE, strerror(errno));
 		return STORE_TEMPFAIL;
 	}
 	list = store_keywords_format_list(row->keywords, row->nkeywords);
-	st = index_stmt(acct, ST_MBOX_SET_KEYWORDS);
+	st = store_index_stmt(acct, ST_MBOX_SET_KEYWORDS);
 	sqlite3_bind_int64(st, 1, row->id);
 	sqlite3_bind_text(st, 2, list, -1, SQLITE_TRANSIENT);
-	rc = index_exec_stmt(acct, st);
+	rc = store_index_exec_stmt(acct, st);
 	free(list);
 	if (rc < 0)
-		return index_fail(acct, "save keywords", error_r);
+		return store_index_fail(acct, "save keywords", error_r);
 	return STORE_OK;
 }
 
 enum store_result
-index_mbox_status(struct store_account *acct, const struct store_mbox_row *row,
-                  struct store_mailbox_status *status, const char **error_r)
+store_index_mbox_status(struct store_account *acct,
+                        const struct store_mbox_row *row,
+                        struct store_mailbox_status *status,
+                        const char **error_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_COUNTS);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_COUNTS);
 	int rc;
 
 	memset(status, 0, sizeof(*status));
@@ -694,7 +708,7 @@ index_mbox_status(struct store_account *acct, const struct store_mbox_row *row,
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return index_fail(acct, "count messages", error_r);
+		return store_index_fail(acct, "count messages", error_r);
 	}
 	status->messages = (uint32_t)sqlite3_column_int64(st, 0);
 	status->unseen = (uint32_t)sqlite3_column_double(st, 1);
@@ -707,21 +721,21 @@ index_mbox_status(struct store_account *acct, const struct store_mbox_row *row,
 /* --- the account row ------------------------------------------------------ */
 
 int
-index_account_add_usage(struct store_account *acct, int64_t bytes,
-                        int64_t messages)
+store_index_account_add_usage(struct store_account *acct, int64_t bytes,
+                              int64_t messages)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_ACCT_ADD_USAGE);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_ACCT_ADD_USAGE);
 
 	sqlite3_bind_int64(st, 1, bytes);
 	sqlite3_bind_int64(st, 2, messages);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }
 
 int
-index_account_get(struct store_account *acct, uint64_t *bytes_r,
-                  uint64_t *messages_r, uint32_t *last_uidvalidity_r)
+store_index_account_get(struct store_account *acct, uint64_t *bytes_r,
+                        uint64_t *messages_r, uint32_t *last_uidvalidity_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_ACCT_GET);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_ACCT_GET);
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW) {
@@ -741,37 +755,37 @@ index_account_get(struct store_account *acct, uint64_t *bytes_r,
 }
 
 int
-index_new_uidvalidity(struct store_account *acct, uint32_t *uidv_r)
+store_index_new_uidvalidity(struct store_account *acct, uint32_t *uidv_r)
 {
 	uint32_t last, now = (uint32_t)time(NULL), v;
 	sqlite3_stmt *st;
 
-	if (index_account_get(acct, NULL, NULL, &last) < 0)
+	if (store_index_account_get(acct, NULL, NULL, &last) < 0)
 		return -1;
 	v = now > last ? now : last + 1;
 	if (v == 0)
 		v = 1;
-	st = index_stmt(acct, ST_ACCT_SET_UIDVALIDITY);
+	st = store_index_stmt(acct, ST_ACCT_SET_UIDVALIDITY);
 	sqlite3_bind_int64(st, 1, v);
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
 	*uidv_r = v;
 	return 0;
 }
 
 int
-index_note_uidvalidity(struct store_account *acct, uint32_t uidv)
+store_index_note_uidvalidity(struct store_account *acct, uint32_t uidv)
 {
 	uint32_t last;
 	sqlite3_stmt *st;
 
-	if (index_account_get(acct, NULL, NULL, &last) < 0)
+	if (store_index_account_get(acct, NULL, NULL, &last) < 0)
 		return -1;
 	if (uidv <= last)
 		return 0;
-	st = index_stmt(acct, ST_ACCT_SET_UIDVALIDITY);
+	st = store_index_stmt(acct, ST_ACCT_SET_UIDVALIDITY);
 	sqlite3_bind_int64(st, 1, uidv);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }
 
 /* --- messages ---------------------------------------------------------------
@@ -784,7 +798,7 @@ store_msg_row_deinit(struct store_msg_row *row)
 }
 
 void
-index_msg_row_read(sqlite3_stmt *st, struct store_msg_row *row)
+store_index_msg_row_read(sqlite3_stmt *st, struct store_msg_row *row)
 {
 	const unsigned char *base = sqlite3_column_text(st, 1);
 
@@ -809,11 +823,11 @@ bind_opt_text(sqlite3_stmt *st, int col, const char *s)
 }
 
 int
-index_msg_insert(struct store_account *acct, int64_t mbox,
-                 const struct store_msg_row *row,
-                 const struct store_cache_data *cache)
+store_index_msg_insert(struct store_account *acct, int64_t mbox,
+                       const struct store_msg_row *row,
+                       const struct store_cache_data *cache)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MSG_INSERT);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_INSERT);
 
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, row->uid);
@@ -832,23 +846,23 @@ index_msg_insert(struct store_account *acct, int64_t mbox,
 		for (int i = 0; i < STORE_HDR_COUNT; i++)
 			bind_opt_text(st, 14 + i, cache->hdr[i]);
 	}
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
-	return index_account_add_usage(acct, (int64_t)row->size, 1);
+	return store_index_account_add_usage(acct, (int64_t)row->size, 1);
 }
 
 int
-index_msg_get(struct store_account *acct, int64_t mbox, uint32_t uid,
-              struct store_msg_row *row)
+store_index_msg_get(struct store_account *acct, int64_t mbox, uint32_t uid,
+                    struct store_msg_row *row)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MSG_BY_UID);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_BY_UID);
 	int rc;
 
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, uid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		index_msg_row_read(st, row);
+		store_index_msg_row_read(st, row);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -856,58 +870,60 @@ index_msg_get(struct store_account *acct, int64_t mbox, uint32_t uid,
 }
 
 int
-index_msg_set_flags(struct store_account *acct, int64_t mbox, uint32_t uid,
-                    unsigned flags, uint32_t keywords, uint64_t modseq)
+store_index_msg_set_flags(struct store_account *acct, int64_t mbox,
+                          uint32_t uid, unsigned flags, uint32_t keywords,
+                          uint64_t modseq)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MSG_SET_FLAGS);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_SET_FLAGS);
 
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_int(st, 3, (int)flags);
 	sqlite3_bind_int64(st, 4, keywords);
 	sqlite3_bind_int64(st, 5, (int64_t)modseq);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }
 
 int
-index_msg_set_place(struct store_account *acct, int64_t mbox, uint32_t uid,
-                    const char *base, bool in_cur)
+store_index_msg_set_place(struct store_account *acct, int64_t mbox,
+                          uint32_t uid, const char *base, bool in_cur)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MSG_SET_PLACE);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_SET_PLACE);
 
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_text(st, 3, base, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, in_cur);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }
 
 int
-index_msg_expunge(struct store_account *acct, int64_t mbox,
-                  const struct store_msg_row *row, uint64_t modseq)
+store_index_msg_expunge(struct store_account *acct, int64_t mbox,
+                        const struct store_msg_row *row, uint64_t modseq)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MSG_DELETE);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_DELETE);
 
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, row->uid);
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
 	if (sqlite3_changes(acct->db) == 0)
 		return 0;
-	st = index_stmt(acct, ST_EXP_INSERT);
+	st = store_index_stmt(acct, ST_EXP_INSERT);
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, row->uid);
 	sqlite3_bind_int64(st, 3, (int64_t)modseq);
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
-	return index_account_add_usage(acct, -(int64_t)row->size, -1);
+	return store_index_account_add_usage(acct, -(int64_t)row->size, -1);
 }
 
 ssize_t
-index_msg_load(struct store_account *acct, int64_t mbox, bool only_new,
-               struct store_msg_row **rows_r)
+store_index_msg_load(struct store_account *acct, int64_t mbox, bool only_new,
+                     struct store_msg_row **rows_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, only_new ? ST_MSG_NEW : ST_MSG_ALL);
+	sqlite3_stmt *st =
+	        store_index_stmt(acct, only_new ? ST_MSG_NEW : ST_MSG_ALL);
 	struct store_msg_row *rows = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -919,11 +935,11 @@ index_msg_load(struct store_account *acct, int64_t mbox, bool only_new,
 			rows = xrealloc(rows, cap * sizeof(*rows));
 		}
 		memset(&rows[n], 0, sizeof(rows[n]));
-		index_msg_row_read(st, &rows[n++]);
+		store_index_msg_row_read(st, &rows[n++]);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		index_msg_rows_free(&rows, n);
+		store_index_msg_rows_free(&rows, n);
 		return -1;
 	}
 	*rows_r = rows;
@@ -931,7 +947,7 @@ index_msg_load(struct store_account *acct, int64_t mbox, bool only_new,
 }
 
 void
-index_msg_rows_free(struct store_msg_row **rows, size_t n)
+store_index_msg_rows_free(struct store_msg_row **rows, size_t n)
 {
 	if (*rows == NULL)
 		return;

@@ -67,9 +67,9 @@ folder_cb(void *ctx, const char *name)
 }
 
 static int
-index_names(struct store_account *acct, struct name_list *l)
+store_index_names(struct store_account *acct, struct name_list *l)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_ALL);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_ALL);
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -88,8 +88,8 @@ index_names(struct store_account *acct, struct name_list *l)
  * UIDVALIDITY and UID reservation of its postern-uidlist, then adopts its
  * files. Inside a transaction. */
 static enum store_result
-mailbox_adopt(struct store_account *acct, const char *name,
-              const char **error_r)
+store_mbox_adopt(struct store_account *acct, const char *name,
+                 const char **error_r)
 {
 	char dir[STORE_NAME_MAX + 1];
 	struct store_uidlist ul = {0};
@@ -101,41 +101,43 @@ mailbox_adopt(struct store_account *acct, const char *name,
 		return STORE_PERMFAIL;
 	}
 	/* A folder made by another tool may lack tmp/ (or a lost one). */
-	if (maildir_create(acct, dir) < 0) {
+	if (store_maildir_create(acct, dir) < 0) {
 		*error_r = store_errorf(acct, "create %s: %s", dir,
 		                        strerror(errno));
 		return STORE_TEMPFAIL;
 	}
-	have = maildir_uidlist_read(acct, dir, &ul);
+	have = store_maildir_uidlist_read(acct, dir, &ul);
 	if (have < 0) {
 		*error_r = store_errorf(acct, "read %s/%s: %s", dir,
 		                        STORE_UIDLIST_FILE, strerror(errno));
 		return STORE_TEMPFAIL;
 	}
 	if (have == 0) {
-		if (index_new_uidvalidity(acct, &ul.uidvalidity) < 0)
-			return index_fail(acct, "new uidvalidity", error_r);
+		if (store_index_new_uidvalidity(acct, &ul.uidvalidity) < 0)
+			return store_index_fail(acct, "new uidvalidity",
+			                        error_r);
 		ul.uid_limit = 1;
 		ul.modseq_limit = 1;
-		if (maildir_uidlist_write(acct, dir, &ul) < 0) {
+		if (store_maildir_uidlist_write(acct, dir, &ul) < 0) {
 			*error_r = store_errorf(acct, "write %s: %s",
 			                        STORE_UIDLIST_FILE,
 			                        strerror(errno));
 			return STORE_TEMPFAIL;
 		}
-	} else if (index_note_uidvalidity(acct, ul.uidvalidity) < 0) {
-		return index_fail(acct, "note uidvalidity", error_r);
+	} else if (store_index_note_uidvalidity(acct, ul.uidvalidity) < 0) {
+		return store_index_fail(acct, "note uidvalidity", error_r);
 	}
-	if (index_mbox_insert(acct, name, &ul, ul.uid_limit, &id) < 0)
-		return index_fail(acct, "insert mailbox", error_r);
-	return maildir_sync(acct, id, dir, MAILDIR_SYNC_REBUILD, error_r);
+	if (store_index_mbox_insert(acct, name, &ul, ul.uid_limit, &id) < 0)
+		return store_index_fail(acct, "insert mailbox", error_r);
+	return store_maildir_sync(acct, id, dir, STORE_SYNC_REBUILD, error_r);
 }
 
 /* Removes a mailbox's rows, taking its messages off the usage. */
 static enum store_result
-mailbox_drop_row(struct store_account *acct, int64_t id, const char **error_r)
+store_mbox_drop_row(struct store_account *acct, int64_t id,
+                    const char **error_r)
 {
-	sqlite3_stmt *st = index_stmt(acct, ST_MBOX_USAGE);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_USAGE);
 	int64_t bytes = 0, count = 0;
 
 	sqlite3_bind_int64(st, 1, id);
@@ -144,26 +146,26 @@ mailbox_drop_row(struct store_account *acct, int64_t id, const char **error_r)
 		count = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
-	if (index_account_add_usage(acct, -bytes, -count) < 0)
-		return index_fail(acct, "usage", error_r);
-	st = index_stmt(acct, ST_MSG_DELETE_MBOX);
+	if (store_index_account_add_usage(acct, -bytes, -count) < 0)
+		return store_index_fail(acct, "usage", error_r);
+	st = store_index_stmt(acct, ST_MSG_DELETE_MBOX);
 	sqlite3_bind_int64(st, 1, id);
-	if (index_exec_stmt(acct, st) < 0)
-		return index_fail(acct, "delete messages", error_r);
-	st = index_stmt(acct, ST_EXP_DELETE_MBOX);
+	if (store_index_exec_stmt(acct, st) < 0)
+		return store_index_fail(acct, "delete messages", error_r);
+	st = store_index_stmt(acct, ST_EXP_DELETE_MBOX);
 	sqlite3_bind_int64(st, 1, id);
-	if (index_exec_stmt(acct, st) < 0)
-		return index_fail(acct, "delete expunged", error_r);
-	st = index_stmt(acct, ST_MBOX_DELETE);
+	if (store_index_exec_stmt(acct, st) < 0)
+		return store_index_fail(acct, "delete expunged", error_r);
+	st = store_index_stmt(acct, ST_MBOX_DELETE);
 	sqlite3_bind_int64(st, 1, id);
-	if (index_exec_stmt(acct, st) < 0)
-		return index_fail(acct, "delete mailbox", error_r);
+	if (store_index_exec_stmt(acct, st) < 0)
+		return store_index_fail(acct, "delete mailbox", error_r);
 	return STORE_OK;
 }
 
 enum store_result
-mailbox_create_one(struct store_account *acct, const char *name,
-                   const char **error_r)
+store_mbox_create_one(struct store_account *acct, const char *name,
+                      const char **error_r)
 {
 	struct store_mbox_row row = {0};
 	char dir[STORE_NAME_MAX + 1];
@@ -173,34 +175,35 @@ mailbox_create_one(struct store_account *acct, const char *name,
 		*error_r = "mailbox name too long";
 		return STORE_PERMFAIL;
 	}
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get(acct, name, &row, error_r);
+	r = store_index_mbox_get(acct, name, &row, error_r);
 	if (r == STORE_OK) {
 		store_mbox_row_deinit(&row);
 		*error_r = "mailbox already exists";
 		r = STORE_EXISTS;
 	} else if (r == STORE_NOTFOUND) {
 		r = STORE_OK;
-		if (maildir_create(acct, dir) < 0) {
+		if (store_maildir_create(acct, dir) < 0) {
 			*error_r = store_errorf(acct, "create %s: %s", dir,
 			                        strerror(errno));
 			r = STORE_TEMPFAIL;
 		}
 		if (r == STORE_OK)
-			r = mailbox_adopt(acct, name, error_r);
+			r = store_mbox_adopt(acct, name, error_r);
 	}
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	return index_commit(acct, error_r);
+	return store_index_commit(acct, error_r);
 }
 
 /* True if the index's mailboxes and the folders on disk differ. */
 static bool
-mailbox_lists_differ(const struct name_list *disk, const struct name_list *idx)
+store_mbox_lists_differ(const struct name_list *disk,
+                        const struct name_list *idx)
 {
 	if (!name_list_has(idx, "INBOX"))
 		return true;
@@ -217,27 +220,27 @@ mailbox_lists_differ(const struct name_list *disk, const struct name_list *idx)
 }
 
 static enum store_result
-mailbox_reconcile_locked(struct store_account *acct, const char **error_r)
+store_mbox_reconcile_locked(struct store_account *acct, const char **error_r)
 {
 	struct name_list disk = {0}, idx = {0};
 	enum store_result r = STORE_OK;
 
-	if (maildir_list_folders(acct, folder_cb, &disk) < 0) {
+	if (store_maildir_list_folders(acct, folder_cb, &disk) < 0) {
 		*error_r =
 		        store_errorf(acct, "list folders: %s", strerror(errno));
 		return STORE_TEMPFAIL;
 	}
-	if (index_names(acct, &idx) < 0) {
+	if (store_index_names(acct, &idx) < 0) {
 		name_list_free(&disk);
-		return index_fail(acct, "list mailboxes", error_r);
+		return store_index_fail(acct, "list mailboxes", error_r);
 	}
 	if (!name_list_has(&idx, "INBOX"))
-		r = mailbox_adopt(acct, "INBOX", error_r);
+		r = store_mbox_adopt(acct, "INBOX", error_r);
 	for (size_t i = 0; r == STORE_OK && i < disk.n; i++) {
 		if (!name_list_has(&idx, disk.names[i])) {
 			log_info("account=%s/%s mailbox=%s event=adopted",
 			         acct->domain, acct->local, disk.names[i]);
-			r = mailbox_adopt(acct, disk.names[i], error_r);
+			r = store_mbox_adopt(acct, disk.names[i], error_r);
 		}
 	}
 	for (size_t i = 0; r == STORE_OK && i < idx.n; i++) {
@@ -245,7 +248,7 @@ mailbox_reconcile_locked(struct store_account *acct, const char **error_r)
 		    !name_list_has(&disk, idx.names[i])) {
 			log_info("account=%s/%s mailbox=%s event=vanished",
 			         acct->domain, acct->local, idx.names[i]);
-			r = mailbox_drop_row(acct, idx.ids[i], error_r);
+			r = store_mbox_drop_row(acct, idx.ids[i], error_r);
 		}
 	}
 	name_list_free(&disk);
@@ -254,51 +257,51 @@ mailbox_reconcile_locked(struct store_account *acct, const char **error_r)
 }
 
 enum store_result
-mailbox_reconcile(struct store_account *acct, bool rebuild, bool *folders_r,
-                  const char **error_r)
+store_mbox_reconcile(struct store_account *acct, bool rebuild, bool *folders_r,
+                     const char **error_r)
 {
 	struct name_list disk = {0}, idx = {0};
 	enum store_result r;
 	bool differ;
 
 	/* A look without the lock first: nearly always nothing to do. */
-	if (maildir_list_folders(acct, folder_cb, &disk) < 0) {
+	if (store_maildir_list_folders(acct, folder_cb, &disk) < 0) {
 		*error_r =
 		        store_errorf(acct, "list folders: %s", strerror(errno));
 		return STORE_TEMPFAIL;
 	}
 	*folders_r = disk.n > 0;
-	if (index_names(acct, &idx) < 0) {
+	if (store_index_names(acct, &idx) < 0) {
 		name_list_free(&disk);
-		return index_fail(acct, "list mailboxes", error_r);
+		return store_index_fail(acct, "list mailboxes", error_r);
 	}
-	differ = rebuild || mailbox_lists_differ(&disk, &idx);
+	differ = rebuild || store_mbox_lists_differ(&disk, &idx);
 	name_list_free(&disk);
 	name_list_free(&idx);
 	if (!differ)
 		return STORE_OK;
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = mailbox_reconcile_locked(acct, error_r);
+	r = store_mbox_reconcile_locked(acct, error_r);
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	return index_commit(acct, error_r);
+	return store_index_commit(acct, error_r);
 }
 
 enum store_result
-mailbox_lookup(struct store_account *acct, const char *name,
-               struct store_mbox_row *row, char *dir, size_t dirsz,
-               const char **error_r)
+store_mbox_lookup(struct store_account *acct, const char *name,
+                  struct store_mbox_row *row, char *dir, size_t dirsz,
+                  const char **error_r)
 {
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
 	enum store_result r;
 
 	if (store_mbox_name_check(name, norm, sizeof(norm), error_r) < 0)
 		return STORE_PERMFAIL;
-	r = index_mbox_get(acct, norm, row, error_r);
+	r = store_index_mbox_get(acct, norm, row, error_r);
 	if (r == STORE_OK && store_mbox_name_to_dir(norm, dir, dirsz) < 0) {
 		store_mbox_row_deinit(row);
 		*error_r = "mailbox name too long";
@@ -346,11 +349,11 @@ store_mailbox_list(struct store_account *acct, store_list_fn *cb, void *ctx,
 	bool folders;
 	char **sorted;
 
-	r = mailbox_reconcile(acct, false, &folders, error_r);
+	r = store_mbox_reconcile(acct, false, &folders, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (index_names(acct, &idx) < 0)
-		return index_fail(acct, "list mailboxes", error_r);
+	if (store_index_names(acct, &idx) < 0)
+		return store_index_fail(acct, "list mailboxes", error_r);
 	sorted = xcalloc(idx.n + 1, sizeof(*sorted));
 	memcpy(sorted, idx.names, idx.n * sizeof(*sorted));
 	qsort(sorted, idx.n, sizeof(*sorted), str_ptr_cmp);
@@ -380,7 +383,7 @@ store_mailbox_create(struct store_account *acct, const char *name,
 		*error_r = "INBOX always exists";
 		return STORE_EXISTS;
 	}
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
 	/* Superiors first (RFC 3501 6.3.3). */
@@ -388,19 +391,19 @@ store_mailbox_create(struct store_account *acct, const char *name,
 	     p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (strcmp(norm, "INBOX") != 0) {
-			r = mailbox_create_one(acct, norm, error_r);
+			r = store_mbox_create_one(acct, norm, error_r);
 			if (r == STORE_EXISTS)
 				r = STORE_OK;
 		}
 		*p = '/';
 	}
 	if (r == STORE_OK)
-		r = mailbox_create_one(acct, norm, error_r);
+		r = store_mbox_create_one(acct, norm, error_r);
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	return index_commit(acct, error_r);
+	return store_index_commit(acct, error_r);
 }
 
 enum store_result
@@ -411,31 +414,31 @@ store_mailbox_delete(struct store_account *acct, const char *name,
 	char dir[STORE_NAME_MAX + 1];
 	enum store_result r;
 
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
 	dir[0] = '\0';
-	r = mailbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
+	r = store_mbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
 	if (r == STORE_OK && dir[0] == '\0') {
 		*error_r = "INBOX cannot be deleted";
 		r = STORE_PERMFAIL;
 	} else if (r == STORE_OK) {
 		/* The folder leaves the namespace in one rename; if the
 		 * commit then fails, reconciling drops the row. */
-		if (maildir_remove(acct, dir) < 0 && errno != ENOENT) {
+		if (store_maildir_remove(acct, dir) < 0 && errno != ENOENT) {
 			*error_r = store_errorf(acct, "remove %s: %s", dir,
 			                        strerror(errno));
 			r = STORE_TEMPFAIL;
 		} else {
-			r = mailbox_drop_row(acct, row.id, error_r);
+			r = store_mbox_drop_row(acct, row.id, error_r);
 		}
 	}
 	store_mbox_row_deinit(&row);
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	r = index_commit(acct, error_r);
+	r = store_index_commit(acct, error_r);
 	if (r == STORE_OK)
 		log_info("account=%s/%s event=mailbox-deleted", acct->domain,
 		         acct->local);
@@ -444,8 +447,8 @@ store_mailbox_delete(struct store_account *acct, const char *name,
 
 /* RENAME INBOX (RFC 3501 6.3.5): a new mailbox takes every message. */
 static enum store_result
-mailbox_rename_inbox(struct store_account *acct, const char *to,
-                     const char **error_r)
+store_mbox_rename_inbox(struct store_account *acct, const char *to,
+                        const char **error_r)
 {
 	struct store_uid_range all = {1, UINT32_MAX};
 	struct store_mailbox *inbox;
@@ -495,8 +498,8 @@ rename_plan(struct store_account *acct, const char *from, const char *to,
 	size_t flen = strlen(from), n = 0;
 	enum store_result r = STORE_OK;
 
-	if (index_names(acct, &idx) < 0)
-		return index_fail(acct, "list mailboxes", error_r);
+	if (store_index_names(acct, &idx) < 0)
+		return store_index_fail(acct, "list mailboxes", error_r);
 	steps = xcalloc(idx.n + 1, sizeof(*steps));
 	for (size_t i = 0; r == STORE_OK && i < idx.n; i++) {
 		const char *name = idx.names[i];
@@ -569,11 +572,11 @@ store_mailbox_rename(struct store_account *acct, const char *from,
 		return nto[flen] == '\0' ? STORE_EXISTS : STORE_PERMFAIL;
 	}
 	if (strcmp(nfrom, "INBOX") == 0)
-		return mailbox_rename_inbox(acct, nto, error_r);
-	r = index_begin(acct, error_r);
+		return store_mbox_rename_inbox(acct, nto, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get(acct, nfrom, &row, error_r);
+	r = store_index_mbox_get(acct, nfrom, &row, error_r);
 	if (r == STORE_OK) {
 		store_mbox_row_deinit(&row);
 		r = rename_plan(acct, nfrom, nto, &steps, &nsteps, error_r);
@@ -583,28 +586,28 @@ store_mailbox_rename(struct store_account *acct, const char *from,
 	     p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (strcmp(nto, "INBOX") != 0) {
-			r = mailbox_create_one(acct, nto, error_r);
+			r = store_mbox_create_one(acct, nto, error_r);
 			if (r == STORE_EXISTS)
 				r = STORE_OK;
 		}
 		*p = '/';
 	}
 	for (size_t i = 0; r == STORE_OK && i < nsteps; i++) {
-		sqlite3_stmt *st = index_stmt(acct, ST_MBOX_RENAME);
+		sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_RENAME);
 
 		sqlite3_bind_int64(st, 1, steps[i].id);
 		sqlite3_bind_text(st, 2, steps[i].to_name, -1, SQLITE_STATIC);
-		if (index_exec_stmt(acct, st) < 0)
-			r = index_fail(acct, "rename mailbox", error_r);
+		if (store_index_exec_stmt(acct, st) < 0)
+			r = store_index_fail(acct, "rename mailbox", error_r);
 	}
 	if (r == STORE_OK && rename_dirs(acct, steps, nsteps) < 0) {
 		*error_r = store_errorf(acct, "rename: %s", strerror(errno));
 		r = STORE_TEMPFAIL;
 	}
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 	} else {
-		r = index_commit(acct, error_r);
+		r = store_index_commit(acct, error_r);
 		if (r != STORE_OK) {
 			/* Put the folders back where the index says. */
 			for (size_t i = 0; i < nsteps; i++)
@@ -625,15 +628,15 @@ store_mailbox_status(struct store_account *acct, const char *name,
 	char dir[STORE_NAME_MAX + 1];
 	enum store_result r;
 
-	r = index_read_begin(acct, error_r);
+	r = store_index_read_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = mailbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
+	r = store_mbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
 	if (r == STORE_OK) {
-		r = index_mbox_status(acct, &row, status_r, error_r);
+		r = store_index_mbox_status(acct, &row, status_r, error_r);
 		store_mbox_row_deinit(&row);
 	}
-	index_read_end(acct);
+	store_index_read_end(acct);
 	return r;
 }
 
@@ -643,21 +646,22 @@ store_mailbox_status(struct store_account *acct, const char *name,
  * it lacks (always checked: new/ is small), and cur/ when its mtime is
  * not the one recorded after postern's own last change. */
 static enum store_result
-mailbox_sync_disk(struct store_account *acct, int64_t id, const char *dir,
-                  int64_t cur_mtime, bool check_new, bool check_cur,
-                  const char **error_r)
+store_mbox_sync_disk(struct store_account *acct, int64_t id, const char *dir,
+                     int64_t cur_mtime, bool check_new, bool check_cur,
+                     const char **error_r)
 {
 	enum store_result r = STORE_OK;
 
-	if (check_cur && maildir_cur_mtime(acct, dir) != cur_mtime)
-		return maildir_sync(acct, id, dir, MAILDIR_SYNC_FULL, error_r);
-	if (check_new && maildir_new_has_unknown(acct, id, dir))
-		r = maildir_sync(acct, id, dir, MAILDIR_SYNC_NEW, error_r);
+	if (check_cur && store_maildir_cur_mtime(acct, dir) != cur_mtime)
+		return store_maildir_sync(acct, id, dir, STORE_SYNC_FULL,
+		                          error_r);
+	if (check_new && store_maildir_new_has_unknown(acct, id, dir))
+		r = store_maildir_sync(acct, id, dir, STORE_SYNC_NEW, error_r);
 	return r;
 }
 
 static void
-mailbox_take_row(struct store_mailbox *mbox, struct store_mbox_row *row)
+store_mbox_take_row(struct store_mailbox *mbox, struct store_mbox_row *row)
 {
 	for (size_t i = 0; i < mbox->nkeywords; i++)
 		XFREE(mbox->keywords[i]);
@@ -678,11 +682,11 @@ store_mailbox_open(struct store_account *acct, const char *name,
 	enum store_result r;
 
 	*mbox_r = NULL;
-	r = mailbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
+	r = store_mbox_lookup(acct, name, &row, dir, sizeof(dir), error_r);
 	if (r != STORE_OK)
 		return r;
-	r = mailbox_sync_disk(acct, row.id, dir, row.cur_mtime, true, true,
-	                      error_r);
+	r = store_mbox_sync_disk(acct, row.id, dir, row.cur_mtime, true, true,
+	                         error_r);
 	store_mbox_row_deinit(&row);
 	if (r != STORE_OK)
 		return r;
@@ -751,7 +755,7 @@ store_mailbox_keywords(const struct store_mailbox *mbox, size_t *count_r)
 }
 
 void
-mailbox_follow(struct store_mailbox *mbox, const struct store_mbox_row *row)
+store_mbox_follow(struct store_mailbox *mbox, const struct store_mbox_row *row)
 {
 	if (strcmp(row->name, mbox->name) == 0)
 		return;
@@ -779,12 +783,12 @@ store_mailbox_refresh(struct store_mailbox *mbox,
 		return STORE_TEMPFAIL;
 	}
 	if (check_new || check_cur) {
-		r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+		r = store_index_mbox_get_id(acct, mbox->id, &row, error_r);
 		if (r == STORE_OK) {
-			mailbox_follow(mbox, &row);
-			r = mailbox_sync_disk(acct, mbox->id, mbox->dir,
-			                      row.cur_mtime, check_new,
-			                      check_cur, error_r);
+			store_mbox_follow(mbox, &row);
+			r = store_mbox_sync_disk(acct, mbox->id, mbox->dir,
+			                         row.cur_mtime, check_new,
+			                         check_cur, error_r);
 		}
 		store_mbox_row_deinit(&row);
 		if (r != STORE_OK)
@@ -792,16 +796,16 @@ store_mailbox_refresh(struct store_mailbox *mbox,
 		mbox->new_dirty = mbox->cur_dirty = false;
 	}
 	/* One snapshot, so the counts match UIDNEXT and HIGHESTMODSEQ. */
-	r = index_read_begin(acct, error_r);
+	r = store_index_read_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+	r = store_index_mbox_get_id(acct, mbox->id, &row, error_r);
 	if (r == STORE_OK) {
-		mailbox_follow(mbox, &row);
-		r = index_mbox_status(acct, &row, &mbox->status, error_r);
-		mailbox_take_row(mbox, &row);
+		store_mbox_follow(mbox, &row);
+		r = store_index_mbox_status(acct, &row, &mbox->status, error_r);
+		store_mbox_take_row(mbox, &row);
 	}
-	index_read_end(acct);
+	store_index_read_end(acct);
 	store_mbox_row_deinit(&row);
 	if (r == STORE_OK && status_r != NULL)
 		*status_r = mbox->status;
@@ -818,28 +822,29 @@ store_take_new(struct store_mailbox *mbox, store_uid_fn *cb, void *ctx,
 	struct store_account *acct = mbox->acct;
 	struct store_msg_row *rows = NULL;
 	struct store_mbox_row row = {0};
-	struct maildir_guard guard;
+	struct store_guard guard;
 	uint32_t *taken;
 	size_t ntaken = 0;
 	ssize_t n = 0;
 	enum store_result r;
 
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(acct, mbox->id, &row, error_r);
+	r = store_index_mbox_get_id(acct, mbox->id, &row, error_r);
 	if (r != STORE_OK) {
-		index_rollback(acct);
+		store_index_rollback(acct);
 		return r;
 	}
-	maildir_guard_begin(acct, mbox->dir, &row, &guard);
-	n = index_msg_load(acct, mbox->id, true, &rows);
+	store_guard_begin(acct, mbox->dir, &row, &guard);
+	n = store_index_msg_load(acct, mbox->id, true, &rows);
 	if (n < 0)
-		r = index_fail(acct, "load new", error_r);
+		r = store_index_fail(acct, "load new", error_r);
 	taken = xcalloc((size_t)(n > 0 ? n : 0) + 1, sizeof(*taken));
 	for (ssize_t i = 0; r == STORE_OK && i < n; i++) {
-		if (maildir_msg_rename(acct, mbox->dir, &rows[i], rows[i].flags,
-		                       rows[i].keywords) < 0) {
+		if (store_maildir_msg_rename(acct, mbox->dir, &rows[i],
+		                             rows[i].flags,
+		                             rows[i].keywords) < 0) {
 			/* Taken by another tool: the next scan finds it. */
 			if (errno == ENOENT)
 				continue;
@@ -848,22 +853,22 @@ store_take_new(struct store_mailbox *mbox, store_uid_fn *cb, void *ctx,
 			r = STORE_TEMPFAIL;
 			break;
 		}
-		if (index_msg_set_place(acct, mbox->id, rows[i].uid,
-		                        rows[i].base, true) < 0)
-			r = index_fail(acct, "move to cur", error_r);
+		if (store_index_msg_set_place(acct, mbox->id, rows[i].uid,
+		                              rows[i].base, true) < 0)
+			r = store_index_fail(acct, "move to cur", error_r);
 		else
 			taken[ntaken++] = rows[i].uid;
 	}
 	if (r == STORE_OK &&
-	    maildir_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
-		r = index_fail(acct, "note cur", error_r);
+	    store_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
+		r = store_index_fail(acct, "note cur", error_r);
 	if (n > 0)
-		index_msg_rows_free(&rows, (size_t)n);
+		store_index_msg_rows_free(&rows, (size_t)n);
 	store_mbox_row_deinit(&row);
 	if (r == STORE_OK)
-		r = index_commit(acct, error_r);
+		r = store_index_commit(acct, error_r);
 	else
-		index_rollback(acct);
+		store_index_rollback(acct);
 	for (size_t i = 0; r == STORE_OK && cb != NULL && i < ntaken; i++)
 		cb(ctx, taken[i]);
 	free(taken);
@@ -879,10 +884,10 @@ store_mailbox_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 	sqlite3_stmt *st;
 	int rc, stop = 0;
 
-	r = index_read_begin(acct, error_r);
+	r = store_index_read_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	st = index_stmt(acct, ST_EXP_SINCE);
+	st = store_index_stmt(acct, ST_EXP_SINCE);
 	sqlite3_bind_int64(st, 1, mbox->id);
 	sqlite3_bind_int64(st, 2, (int64_t)since_modseq);
 	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -894,16 +899,16 @@ store_mailbox_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 	}
 	sqlite3_reset(st);
 	if (stop == 0 && rc != SQLITE_DONE)
-		r = index_fail(acct, "read expunges", error_r);
+		r = store_index_fail(acct, "read expunges", error_r);
 	if (r == STORE_OK && stop == 0) {
-		st = index_stmt(acct, ST_MSG_SINCE);
+		st = store_index_stmt(acct, ST_MSG_SINCE);
 		sqlite3_bind_int64(st, 1, mbox->id);
 		sqlite3_bind_int64(st, 2, (int64_t)since_modseq);
 		while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			struct store_msg_row row = {0};
 			struct store_msg_meta m = {0};
 
-			index_msg_row_read(st, &row);
+			store_index_msg_row_read(st, &row);
 			m.uid = row.uid;
 			m.flags = row.flags;
 			m.keywords = row.keywords;
@@ -915,8 +920,8 @@ store_mailbox_changes(struct store_mailbox *mbox, uint64_t since_modseq,
 		}
 		sqlite3_reset(st);
 		if (stop == 0 && rc != SQLITE_DONE)
-			r = index_fail(acct, "read changes", error_r);
+			r = store_index_fail(acct, "read changes", error_r);
 	}
-	index_read_end(acct);
+	store_index_read_end(acct);
 	return r;
 }

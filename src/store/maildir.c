@@ -31,7 +31,7 @@
 
 /* Files left in tmp/ longer than this are debris (the Maildir
  * specification's 36 hours). */
-#define MAILDIR_TMP_MAX_AGE (36 * 3600)
+#define STORE_TMP_MAX_AGE (36 * 3600)
 
 int
 store_path(char *out, size_t outsz, const char *dir, const char *sub,
@@ -55,7 +55,7 @@ mkdirat_ok(int fd, const char *path)
 }
 
 int
-maildir_create(struct store_account *acct, const char *dir)
+store_maildir_create(struct store_account *acct, const char *dir)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	char path[STORE_PATH_MAX];
@@ -118,7 +118,7 @@ remove_tree(int parent, const char *name, int depth)
 }
 
 int
-maildir_remove(struct store_account *acct, const char *dir)
+store_maildir_remove(struct store_account *acct, const char *dir)
 {
 	static unsigned long counter;
 	char trash[80];
@@ -128,7 +128,7 @@ maildir_remove(struct store_account *acct, const char *dir)
 		return -1;
 	}
 	/* Out of the folder namespace first, in one step; the removal may
-	 * then take its time (or be finished by maildir_sweep()). */
+	 * then take its time (or be finished by store_maildir_sweep()). */
 	snprintf(trash, sizeof(trash), "postern-deleted-%ld-%lld-%lu",
 	         (long)getpid(), (long long)time(NULL), ++counter);
 	if (renameat(acct->root_fd, dir, acct->root_fd, trash) < 0)
@@ -140,7 +140,7 @@ maildir_remove(struct store_account *acct, const char *dir)
 }
 
 void
-maildir_sweep(struct store_account *acct)
+store_maildir_sweep(struct store_account *acct)
 {
 	int fd = dup(acct->root_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -257,8 +257,8 @@ fail:
 }
 
 int
-maildir_uidlist_read(struct store_account *acct, const char *dir,
-                     struct store_uidlist *ul)
+store_maildir_uidlist_read(struct store_account *acct, const char *dir,
+                           struct store_uidlist *ul)
 {
 	char path[STORE_PATH_MAX], text[128];
 	ssize_t n;
@@ -277,8 +277,8 @@ maildir_uidlist_read(struct store_account *acct, const char *dir,
 }
 
 int
-maildir_uidlist_write(struct store_account *acct, const char *dir,
-                      const struct store_uidlist *ul)
+store_maildir_uidlist_write(struct store_account *acct, const char *dir,
+                            const struct store_uidlist *ul)
 {
 	char text[128];
 
@@ -287,8 +287,8 @@ maildir_uidlist_write(struct store_account *acct, const char *dir,
 }
 
 int
-maildir_keywords_read(struct store_account *acct, const char *dir,
-                      char *names[STORE_KEYWORDS_MAX])
+store_maildir_keywords_read(struct store_account *acct, const char *dir,
+                            char *names[STORE_KEYWORDS_MAX])
 {
 	char path[STORE_PATH_MAX], text[4096];
 	ssize_t n;
@@ -309,8 +309,8 @@ maildir_keywords_read(struct store_account *acct, const char *dir,
 }
 
 int
-maildir_keywords_write(struct store_account *acct, const char *dir,
-                       char *const *names, size_t n)
+store_maildir_keywords_write(struct store_account *acct, const char *dir,
+                             char *const *names, size_t n)
 {
 	char *text = store_keywords_format_file(names, n);
 	int rc = write_atomic(acct, dir, STORE_KEYWORDS_FILE, text,
@@ -323,8 +323,8 @@ maildir_keywords_write(struct store_account *acct, const char *dir,
 /* --- message files -------------------------------------------------------- */
 
 int
-maildir_msg_path(char *out, size_t outsz, const char *dir,
-                 const struct store_msg_row *row)
+store_maildir_msg_path(char *out, size_t outsz, const char *dir,
+                       const struct store_msg_row *row)
 {
 	char name[STORE_NAME_MAX + 1];
 
@@ -336,8 +336,9 @@ maildir_msg_path(char *out, size_t outsz, const char *dir,
 
 /* Looks in <dir>/<sub> for "<base>" or "<base>:<info>". */
 static int
-maildir_find_in(struct store_account *acct, const char *dir, const char *sub,
-                const char *base, char *out, size_t outsz)
+store_maildir_find_in(struct store_account *acct, const char *dir,
+                      const char *sub, const char *base, char *out,
+                      size_t outsz)
 {
 	size_t blen = strlen(base);
 	char path[STORE_PATH_MAX];
@@ -370,27 +371,27 @@ maildir_find_in(struct store_account *acct, const char *dir, const char *sub,
  * (left there by another tool). Fills out; -1 with ENOENT if there is
  * none. */
 static int
-maildir_find(struct store_account *acct, const char *dir, const char *base,
-             char *out, size_t outsz)
+store_maildir_find(struct store_account *acct, const char *dir,
+                   const char *base, char *out, size_t outsz)
 {
 	if (store_path(out, outsz, dir, "new", base) == 0 &&
 	    faccessat(acct->root_fd, out, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	if (maildir_find_in(acct, dir, "cur", base, out, outsz) == 0 ||
-	    maildir_find_in(acct, dir, "new", base, out, outsz) == 0)
+	if (store_maildir_find_in(acct, dir, "cur", base, out, outsz) == 0 ||
+	    store_maildir_find_in(acct, dir, "new", base, out, outsz) == 0)
 		return 0;
 	errno = ENOENT;
 	return -1;
 }
 
 int
-maildir_msg_open(struct store_account *acct, const char *dir,
-                 const struct store_msg_row *row)
+store_maildir_msg_open(struct store_account *acct, const char *dir,
+                       const struct store_msg_row *row)
 {
 	char path[STORE_PATH_MAX];
 	int fd;
 
-	if (maildir_msg_path(path, sizeof(path), dir, row) < 0) {
+	if (store_maildir_msg_path(path, sizeof(path), dir, row) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -399,20 +400,20 @@ maildir_msg_open(struct store_account *acct, const char *dir,
 		return fd;
 	/* Renamed since we read the row (another session changed its
 	 * flags): look for it by its base. */
-	if (maildir_find(acct, dir, row->base, path, sizeof(path)) < 0)
+	if (store_maildir_find(acct, dir, row->base, path, sizeof(path)) < 0)
 		return -1;
 	return openat(acct->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 int
-maildir_msg_rename(struct store_account *acct, const char *dir,
-                   const struct store_msg_row *row, unsigned flags,
-                   uint32_t keywords)
+store_maildir_msg_rename(struct store_account *acct, const char *dir,
+                         const struct store_msg_row *row, unsigned flags,
+                         uint32_t keywords)
 {
 	char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
 	char name[STORE_NAME_MAX + 1];
 
-	if (maildir_msg_path(from, sizeof(from), dir, row) < 0 ||
+	if (store_maildir_msg_path(from, sizeof(from), dir, row) < 0 ||
 	    store_fname_format(name, sizeof(name), row->base, strlen(row->base),
 	                       false, flags, keywords) < 0 ||
 	    store_path(to, sizeof(to), dir, "cur", name) < 0) {
@@ -424,7 +425,7 @@ maildir_msg_rename(struct store_account *acct, const char *dir,
 	if (renameat(acct->root_fd, from, acct->root_fd, to) == 0)
 		return 0;
 	if (errno != ENOENT ||
-	    maildir_find(acct, dir, row->base, from, sizeof(from)) < 0)
+	    store_maildir_find(acct, dir, row->base, from, sizeof(from)) < 0)
 		return -1;
 	if (strcmp(from, to) == 0)
 		return 0;
@@ -432,12 +433,12 @@ maildir_msg_rename(struct store_account *acct, const char *dir,
 }
 
 int
-maildir_msg_unlink(struct store_account *acct, const char *dir,
-                   const struct store_msg_row *row)
+store_maildir_msg_unlink(struct store_account *acct, const char *dir,
+                         const struct store_msg_row *row)
 {
 	char path[STORE_PATH_MAX];
 
-	if (maildir_msg_path(path, sizeof(path), dir, row) < 0) {
+	if (store_maildir_msg_path(path, sizeof(path), dir, row) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -445,7 +446,7 @@ maildir_msg_unlink(struct store_account *acct, const char *dir,
 		return 0;
 	if (errno != ENOENT)
 		return -1;
-	if (maildir_find(acct, dir, row->base, path, sizeof(path)) < 0)
+	if (store_maildir_find(acct, dir, row->base, path, sizeof(path)) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (unlinkat(acct->root_fd, path, 0) < 0 && errno != ENOENT)
 		return -1;
@@ -453,7 +454,7 @@ maildir_msg_unlink(struct store_account *acct, const char *dir,
 }
 
 int64_t
-maildir_cur_mtime(struct store_account *acct, const char *dir)
+store_maildir_cur_mtime(struct store_account *acct, const char *dir)
 {
 	char path[STORE_PATH_MAX];
 	struct stat st;
@@ -465,8 +466,8 @@ maildir_cur_mtime(struct store_account *acct, const char *dir)
 }
 
 int
-maildir_list_folders(struct store_account *acct,
-                     void (*cb)(void *ctx, const char *name), void *ctx)
+store_maildir_list_folders(struct store_account *acct,
+                           void (*cb)(void *ctx, const char *name), void *ctx)
 {
 	int fd = dup(acct->root_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -510,14 +511,15 @@ struct scan {
 	struct store_account *acct;
 	int64_t mbox;
 	const char *dir;
-	enum maildir_sync_mode mode;
+	enum store_maildir_sync_mode mode;
 	struct store_mbox_row row;
 	struct scan_entry *ents;
 	size_t nents, cap;
 	struct store_msg_row *rows;
 	size_t nrows;
 	bool *seen;
-	uint64_t modseq; /* one modseq for every change of this sync */
+	uint64_t modseq;      /* one modseq for every change of this sync */
+	uint32_t uid_ceiling; /* U= above this are not kept (see below) */
 	unsigned adopted, renamed, expunged, changed;
 };
 
@@ -590,8 +592,8 @@ scan_find_row(struct scan *s, const struct scan_entry *e)
 static int
 scan_modseq(struct scan *s, uint64_t *modseq_r)
 {
-	if (s->modseq == 0 &&
-	    index_mbox_next_modseq(s->acct, s->dir, &s->row, &s->modseq) < 0)
+	if (s->modseq == 0 && store_index_mbox_next_modseq(
+	                              s->acct, s->dir, &s->row, &s->modseq) < 0)
 		return -1;
 	*modseq_r = s->modseq;
 	return 0;
@@ -610,8 +612,8 @@ scan_known(struct scan *s, struct store_msg_row *row,
 	uint64_t modseq;
 
 	if (e->in_cur != row->in_cur &&
-	    index_msg_set_place(s->acct, s->mbox, row->uid, row->base,
-	                        e->in_cur) < 0)
+	    store_index_msg_set_place(s->acct, s->mbox, row->uid, row->base,
+	                              e->in_cur) < 0)
 		return -1;
 	/* A file in new/ has no info, so no flags to tell: keep the
 	 * index's. */
@@ -620,8 +622,8 @@ scan_known(struct scan *s, struct store_msg_row *row,
 	if (flags == row->flags && kw == row->keywords)
 		return 0;
 	if (scan_modseq(s, &modseq) < 0 ||
-	    index_msg_set_flags(s->acct, s->mbox, row->uid, flags, kw, modseq) <
-	            0)
+	    store_index_msg_set_flags(s->acct, s->mbox, row->uid, flags, kw,
+	                              modseq) < 0)
 		return -1;
 	s->changed++;
 	return 0;
@@ -637,7 +639,7 @@ scan_known_by_uid(struct scan *s, const struct scan_entry *e)
 
 	if (!e->fn.has_uid)
 		return 0;
-	found = index_msg_get(s->acct, s->mbox, e->fn.uid, &row);
+	found = store_index_msg_get(s->acct, s->mbox, e->fn.uid, &row);
 	if (found > 0 && strlen(row.base) == e->fn.base_len &&
 	    strncmp(row.base, e->name, e->fn.base_len) == 0)
 		rc = scan_known(s, &row, e) < 0 ? -1 : 1;
@@ -654,7 +656,7 @@ scan_measure(struct scan *s, const char *path, const struct scan_entry *e,
 {
 	int fd = openat(s->acct->root_fd, path,
 	                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	bool want_cache = s->mode != MAILDIR_SYNC_REBUILD;
+	bool want_cache = s->mode != STORE_SYNC_REBUILD;
 	struct stat st;
 	void *map;
 
@@ -709,19 +711,21 @@ scan_adopt(struct scan *s, const struct scan_entry *e, uint32_t uid)
 	if (uid == 0) {
 		char to[STORE_PATH_MAX];
 
-		if (index_mbox_next_uid(s->acct, s->dir, &s->row, &uid) < 0)
+		if (store_index_mbox_next_uid(s->acct, s->dir, &s->row, &uid) <
+		    0)
 			goto out;
 		if (store_fname_rebase(base, sizeof(base), e->name,
 		                       e->fn.base_len, row.size, row.vsize,
-		                       uid) < 0 ||
-		    store_fname_format(name, sizeof(name), base, strlen(base),
+		                       uid) < 0)
+			/* No room for the fields: a name of our own. */
+			store_fname_new_base(base, sizeof(base),
+			                     s->acct->store->host, row.size,
+			                     row.vsize, uid);
+		if (store_fname_format(name, sizeof(name), base, strlen(base),
 		                       !e->in_cur && !e->fn.has_info,
 		                       e->fn.flags, e->fn.keywords) < 0 ||
 		    store_path(to, sizeof(to), s->dir, sub, name) < 0) {
-			log_warn("account=%s/%s %s: name too long to carry a "
-			         "UID; left alone",
-			         s->acct->domain, s->acct->local, path);
-			rc = 0;
+			errno = ENAMETOOLONG;
 			goto out;
 		}
 		if (renameat(s->acct->root_fd, path, s->acct->root_fd, to) <
@@ -749,7 +753,7 @@ scan_adopt(struct scan *s, const struct scan_entry *e, uint32_t uid)
 		row.keywords = e->fn.keywords & kwmask;
 	}
 	if (scan_modseq(s, &row.modseq) < 0 ||
-	    index_msg_insert(s->acct, s->mbox, &row, &cache) < 0)
+	    store_index_msg_insert(s->acct, s->mbox, &row, &cache) < 0)
 		goto out;
 	s->adopted++;
 	rc = 0;
@@ -780,8 +784,9 @@ ent_cmp_name(const void *a, const void *b)
  * (ascending, so UIDNEXT only grows), then the rest with fresh UIDs in
  * name order (unique names start with the delivery time). A U= is kept
  * only when no message had it: in a rebuild, any U= not taken; otherwise
- * only one at or above UIDNEXT (a delivery that crashed before its
- * commit), since a lower one may have belonged to an expunged message. */
+ * only one at or above UIDNEXT and below the reservation (a delivery that
+ * crashed before its commit), since a lower one may have belonged to an
+ * expunged message and a higher one was never ours to give. */
 static int
 scan_adopt_all(struct scan *s, struct scan_entry **cand, size_t n)
 {
@@ -791,13 +796,14 @@ scan_adopt_all(struct scan *s, struct scan_entry **cand, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct store_msg_row other = {0};
 		int found = 0;
-		bool keep = cand[i]->fn.has_uid &&
-		            (s->mode == MAILDIR_SYNC_REBUILD ||
-		             cand[i]->fn.uid >= s->row.uidnext);
+		uint32_t uid = cand[i]->fn.uid;
+		bool keep = cand[i]->fn.has_uid && uid < UINT32_MAX &&
+		            (s->mode == STORE_SYNC_REBUILD ||
+		             (uid >= s->row.uidnext && uid < s->uid_ceiling));
 
 		if (keep) {
-			found = index_msg_get(s->acct, s->mbox, cand[i]->fn.uid,
-			                      &other);
+			found = store_index_msg_get(s->acct, s->mbox,
+			                            cand[i]->fn.uid, &other);
 			store_msg_row_deinit(&other);
 			if (found < 0)
 				return -1;
@@ -811,7 +817,7 @@ scan_adopt_all(struct scan *s, struct scan_entry **cand, size_t n)
 	}
 	/* Fresh UIDs come after every UID kept. */
 	if (s->row.uidnext > s->row.uid_limit &&
-	    index_mbox_reserve(s->acct, s->dir, &s->row) < 0)
+	    store_index_mbox_reserve(s->acct, s->dir, &s->row) < 0)
 		return -1;
 	qsort(cand, nfresh, sizeof(*cand), ent_cmp_name);
 	for (size_t i = 0; i < nfresh; i++) {
@@ -846,7 +852,7 @@ scan_clean_tmp(struct scan *s)
 		if (de->d_name[0] != '.' &&
 		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) &&
-		    st.st_mtime < now - MAILDIR_TMP_MAX_AGE)
+		    st.st_mtime < now - STORE_TMP_MAX_AGE)
 			unlinkat(fd, de->d_name, 0);
 	}
 	closedir(d);
@@ -858,7 +864,7 @@ static int
 scan_keywords(struct scan *s)
 {
 	char *names[STORE_KEYWORDS_MAX] = {0};
-	int n = maildir_keywords_read(s->acct, s->dir, names);
+	int n = store_maildir_keywords_read(s->acct, s->dir, names);
 	bool prefix = (size_t)n >= s->row.nkeywords;
 	uint32_t mask;
 	const char *error;
@@ -869,17 +875,18 @@ scan_keywords(struct scan *s)
 	if (prefix && (size_t)n > s->row.nkeywords) {
 		/* The file is ahead (a transaction that added a name was
 		 * rolled back, or this is a rebuild): take it. */
-		if (index_mbox_keywords(s->acct, s->dir, &s->row,
-		                        (const char *const *)names, (size_t)n,
-		                        true, &mask, &error) != STORE_OK)
+		if (store_index_mbox_keywords(s->acct, s->dir, &s->row,
+		                              (const char *const *)names,
+		                              (size_t)n, true, &mask,
+		                              &error) != STORE_OK)
 			rc = -1;
 	} else if (!prefix) {
 		log_warn("account=%s/%s mailbox=%s %s disagrees with the "
 		         "index: rewritten",
 		         s->acct->domain, s->acct->local, s->row.name,
 		         STORE_KEYWORDS_FILE);
-		rc = maildir_keywords_write(s->acct, s->dir, s->row.keywords,
-		                            s->row.nkeywords);
+		rc = store_maildir_keywords_write(
+		        s->acct, s->dir, s->row.keywords, s->row.nkeywords);
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
@@ -894,16 +901,25 @@ scan_run(struct scan *s)
 	int64_t mtime = -1;
 	ssize_t nrows;
 
-	if (s->mode != MAILDIR_SYNC_NEW) {
+	struct store_uidlist ul;
+
+	if (s->mode != STORE_SYNC_NEW) {
 		if (scan_keywords(s) < 0)
 			return -1;
-		mtime = maildir_cur_mtime(s->acct, s->dir);
+		mtime = store_maildir_cur_mtime(s->acct, s->dir);
 	}
+	/* The reservation on disk may be ahead of the index's copy (its
+	 * transaction rolled back after the file was written). */
+	s->uid_ceiling = s->row.uid_limit;
+	if (store_maildir_uidlist_read(s->acct, s->dir, &ul) > 0 &&
+	    ul.uidvalidity == s->row.uidvalidity &&
+	    ul.uid_limit > s->uid_ceiling)
+		s->uid_ceiling = ul.uid_limit;
 	if (scan_dir(s, "new", false) < 0 ||
-	    (s->mode != MAILDIR_SYNC_NEW && scan_dir(s, "cur", true) < 0))
+	    (s->mode != STORE_SYNC_NEW && scan_dir(s, "cur", true) < 0))
 		return -1;
-	nrows = index_msg_load(s->acct, s->mbox, s->mode == MAILDIR_SYNC_NEW,
-	                       &s->rows);
+	nrows = store_index_msg_load(s->acct, s->mbox,
+	                             s->mode == STORE_SYNC_NEW, &s->rows);
 	if (nrows < 0)
 		return -1;
 	s->nrows = (size_t)nrows;
@@ -915,7 +931,7 @@ scan_run(struct scan *s)
 		struct store_msg_row *row = scan_find_row(s, &s->ents[i]);
 		int known;
 
-		if (row == NULL && s->mode == MAILDIR_SYNC_NEW) {
+		if (row == NULL && s->mode == STORE_SYNC_NEW) {
 			/* Only new/ rows were loaded: a file moved back from
 			 * cur/ by another tool is still known by its UID. */
 			known = scan_known_by_uid(s, &s->ents[i]);
@@ -934,28 +950,29 @@ scan_run(struct scan *s)
 	}
 	/* Files gone from the Maildir are expunged (another tool removed
 	 * them, or a crash came between unlink and commit). */
-	for (size_t i = 0; s->mode != MAILDIR_SYNC_NEW && i < s->nrows; i++) {
+	for (size_t i = 0; s->mode != STORE_SYNC_NEW && i < s->nrows; i++) {
 		uint64_t modseq;
 
 		if (s->seen[i])
 			continue;
 		if (scan_modseq(s, &modseq) < 0 ||
-		    index_msg_expunge(s->acct, s->mbox, &s->rows[i], modseq) <
-		            0)
+		    store_index_msg_expunge(s->acct, s->mbox, &s->rows[i],
+		                            modseq) < 0)
 			goto fail;
 		s->expunged++;
 	}
 	if (scan_adopt_all(s, cand, ncand) < 0)
 		goto fail;
 	free(cand);
-	if (index_mbox_save_counters(s->acct, &s->row) < 0)
+	if (store_index_mbox_save_counters(s->acct, &s->row) < 0)
 		return -1;
 	if (mtime >= 0) {
-		sqlite3_stmt *st = index_stmt(s->acct, ST_MBOX_SET_CUR_MTIME);
+		sqlite3_stmt *st =
+		        store_index_stmt(s->acct, ST_MBOX_SET_CUR_MTIME);
 
 		sqlite3_bind_int64(st, 1, s->mbox);
 		sqlite3_bind_int64(st, 2, mtime);
-		if (index_exec_stmt(s->acct, st) < 0)
+		if (store_index_exec_stmt(s->acct, st) < 0)
 			return -1;
 		scan_clean_tmp(s);
 	}
@@ -966,8 +983,8 @@ fail:
 }
 
 enum store_result
-maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
-             enum maildir_sync_mode mode, const char **error_r)
+store_maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
+                   enum store_maildir_sync_mode mode, const char **error_r)
 {
 	struct scan s = {0};
 	enum store_result r;
@@ -977,10 +994,10 @@ maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
 	s.mbox = mbox;
 	s.dir = dir;
 	s.mode = mode;
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(acct, mbox, &s.row, error_r);
+	r = store_index_mbox_get_id(acct, mbox, &s.row, error_r);
 	if (r == STORE_OK && scan_run(&s) < 0) {
 		err = errno;
 		*error_r =
@@ -992,29 +1009,29 @@ maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
 		r = STORE_TEMPFAIL;
 	}
 	if (r == STORE_OK)
-		r = index_commit(acct, error_r);
+		r = store_index_commit(acct, error_r);
 	else
-		index_rollback(acct);
+		store_index_rollback(acct);
 	if (r == STORE_OK && (s.adopted || s.expunged || s.changed))
 		log_info("account=%s/%s mailbox=%s event=sync mode=%s "
 		         "adopted=%u renamed=%u expunged=%u changed=%u",
 		         acct->domain, acct->local, s.row.name,
-		         mode == MAILDIR_SYNC_NEW    ? "new"
-		         : mode == MAILDIR_SYNC_FULL ? "full"
-		                                     : "rebuild",
+		         mode == STORE_SYNC_NEW    ? "new"
+		         : mode == STORE_SYNC_FULL ? "full"
+		                                   : "rebuild",
 		         s.adopted, s.renamed, s.expunged, s.changed);
 	for (size_t i = 0; i < s.nents; i++)
 		free(s.ents[i].name);
 	free(s.ents);
 	free(s.seen);
-	index_msg_rows_free(&s.rows, s.nrows);
+	store_index_msg_rows_free(&s.rows, s.nrows);
 	store_mbox_row_deinit(&s.row);
 	return r;
 }
 
 bool
-maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
-                        const char *dir)
+store_maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
+                              const char *dir)
 {
 	struct scan s = {0};
 	bool unknown = false;
@@ -1026,9 +1043,9 @@ maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
 	for (size_t i = 0; i < s.nents && !unknown; i++) {
 		struct store_msg_row row = {0};
 		const struct scan_entry *e = &s.ents[i];
-		int found = e->fn.has_uid
-		                    ? index_msg_get(acct, mbox, e->fn.uid, &row)
-		                    : 0;
+		int found = e->fn.has_uid ? store_index_msg_get(acct, mbox,
+		                                                e->fn.uid, &row)
+		                          : 0;
 
 		unknown = found <= 0 || strlen(row.base) != e->fn.base_len ||
 		          strncmp(row.base, e->name, e->fn.base_len) != 0;
@@ -1043,16 +1060,16 @@ maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
 /* --- keeping the recorded cur/ mtime current ------------------------------ */
 
 void
-maildir_guard_begin(struct store_account *acct, const char *dir,
-                    const struct store_mbox_row *row, struct maildir_guard *g)
+store_guard_begin(struct store_account *acct, const char *dir,
+                  const struct store_mbox_row *row, struct store_guard *g)
 {
-	g->before = maildir_cur_mtime(acct, dir);
+	g->before = store_maildir_cur_mtime(acct, dir);
 	g->clean = g->before >= 0 && g->before == row->cur_mtime;
 }
 
 int
-maildir_guard_end(struct store_account *acct, int64_t mbox, const char *dir,
-                  const struct maildir_guard *g)
+store_guard_end(struct store_account *acct, int64_t mbox, const char *dir,
+                const struct store_guard *g)
 {
 	sqlite3_stmt *st;
 	int64_t now;
@@ -1063,11 +1080,11 @@ maildir_guard_end(struct store_account *acct, int64_t mbox, const char *dir,
 	 * until cur/ changes again. */
 	if (!g->clean)
 		return 0;
-	now = maildir_cur_mtime(acct, dir);
+	now = store_maildir_cur_mtime(acct, dir);
 	if (now < 0 || now == g->before)
 		return 0;
-	st = index_stmt(acct, ST_MBOX_SET_CUR_MTIME);
+	st = store_index_stmt(acct, ST_MBOX_SET_CUR_MTIME);
 	sqlite3_bind_int64(st, 1, mbox);
 	sqlite3_bind_int64(st, 2, now);
-	return index_exec_stmt(acct, st);
+	return store_index_exec_stmt(acct, st);
 }

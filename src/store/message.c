@@ -37,8 +37,8 @@ store_fetch_meta(struct store_mailbox *mbox, uint32_t lo, uint32_t hi,
 {
 	struct store_account *acct = mbox->acct;
 	bool cached = what != 0;
-	sqlite3_stmt *st =
-	        index_stmt(acct, cached ? ST_MSG_RANGE_CACHE : ST_MSG_RANGE);
+	sqlite3_stmt *st = store_index_stmt(acct, cached ? ST_MSG_RANGE_CACHE
+	                                                 : ST_MSG_RANGE);
 	int rc, stop = 0;
 
 	sqlite3_bind_int64(st, 1, mbox->id);
@@ -67,7 +67,7 @@ store_fetch_meta(struct store_mailbox *mbox, uint32_t lo, uint32_t hi,
 	}
 	sqlite3_reset(st);
 	if (stop == 0 && rc != SQLITE_DONE)
-		return index_fail(acct, "read messages", error_r);
+		return store_index_fail(acct, "read messages", error_r);
 	return STORE_OK;
 }
 
@@ -85,10 +85,10 @@ store_cache_update(struct store_mailbox *mbox, uint32_t uid,
 	vals[2] = cache->body;
 	for (int i = 0; i < STORE_HDR_COUNT; i++)
 		vals[3 + i] = cache->hdr[i];
-	r = index_begin(acct, error_r);
+	r = store_index_begin(acct, error_r);
 	if (r != STORE_OK)
 		return r;
-	st = index_stmt(acct, ST_MSG_SET_CACHE);
+	st = store_index_stmt(acct, ST_MSG_SET_CACHE);
 	sqlite3_bind_int64(st, 1, mbox->id);
 	sqlite3_bind_int64(st, 2, uid);
 	for (int i = 0; i < 3 + STORE_HDR_COUNT; i++) {
@@ -96,12 +96,12 @@ store_cache_update(struct store_mailbox *mbox, uint32_t uid,
 			sqlite3_bind_text(st, 3 + i, vals[i], -1,
 			                  SQLITE_STATIC);
 	}
-	if (index_exec_stmt(acct, st) < 0) {
-		r = index_fail(acct, "update cache", error_r);
-		index_rollback(acct);
+	if (store_index_exec_stmt(acct, st) < 0) {
+		r = store_index_fail(acct, "update cache", error_r);
+		store_index_rollback(acct);
 		return r;
 	}
-	return index_commit(acct, error_r);
+	return store_index_commit(acct, error_r);
 }
 
 /* --- bodies -----------------------------------------------------------------
@@ -130,14 +130,14 @@ store_body_open(struct store_mailbox *mbox, uint32_t uid,
 	int found, fd;
 
 	*body_r = NULL;
-	found = index_msg_get(acct, mbox->id, uid, &row);
+	found = store_index_msg_get(acct, mbox->id, uid, &row);
 	if (found <= 0) {
 		if (found < 0)
-			return index_fail(acct, "read message", error_r);
+			return store_index_fail(acct, "read message", error_r);
 		*error_r = "no such message";
 		return STORE_NOTFOUND;
 	}
-	fd = maildir_msg_open(acct, mbox->dir, &row);
+	fd = store_maildir_msg_open(acct, mbox->dir, &row);
 	store_msg_row_deinit(&row);
 	if (fd < 0) {
 		if (errno == ENOENT) {
@@ -301,7 +301,7 @@ struct row_set {
 static void
 row_set_free(struct row_set *rs)
 {
-	index_msg_rows_free(&rs->rows, rs->n);
+	store_index_msg_rows_free(&rs->rows, rs->n);
 	rs->n = rs->cap = 0;
 }
 
@@ -319,7 +319,7 @@ row_set_load(struct store_account *acct, int64_t mbox,
 		nranges = 1;
 	}
 	for (size_t i = 0; i < nranges; i++) {
-		sqlite3_stmt *st = index_stmt(acct, ST_MSG_RANGE);
+		sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_RANGE);
 		int rc;
 
 		sqlite3_bind_int64(st, 1, mbox);
@@ -332,7 +332,7 @@ row_set_load(struct store_account *acct, int64_t mbox,
 				        rs->rows, rs->cap * sizeof(*rs->rows));
 			}
 			memset(&rs->rows[rs->n], 0, sizeof(*rs->rows));
-			index_msg_row_read(st, &rs->rows[rs->n++]);
+			store_index_msg_row_read(st, &rs->rows[rs->n++]);
 		}
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
@@ -347,15 +347,15 @@ static enum store_result
 change_begin(struct store_mailbox *mbox, struct store_mbox_row *row,
              const char **error_r)
 {
-	enum store_result r = index_begin(mbox->acct, error_r);
+	enum store_result r = store_index_begin(mbox->acct, error_r);
 
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_get_id(mbox->acct, mbox->id, row, error_r);
+	r = store_index_mbox_get_id(mbox->acct, mbox->id, row, error_r);
 	if (r != STORE_OK)
-		index_rollback(mbox->acct);
+		store_index_rollback(mbox->acct);
 	else
-		mailbox_follow(mbox, row);
+		store_mbox_follow(mbox, row);
 	return r;
 }
 
@@ -366,12 +366,12 @@ change_end(struct store_mailbox *mbox, struct store_mbox_row *row,
 {
 	struct store_account *acct = mbox->acct;
 
-	if (r == STORE_OK && index_mbox_save_counters(acct, row) < 0)
-		r = index_fail(acct, "save counters", error_r);
+	if (r == STORE_OK && store_index_mbox_save_counters(acct, row) < 0)
+		r = store_index_fail(acct, "save counters", error_r);
 	if (r == STORE_OK)
-		r = index_commit(acct, error_r);
+		r = store_index_commit(acct, error_r);
 	else
-		index_rollback(acct);
+		store_index_rollback(acct);
 	if (r == STORE_OK) {
 		mbox->status.uidnext = row->uidnext;
 		mbox->status.highestmodseq = row->highestmodseq;
@@ -418,7 +418,7 @@ store_set_flags(struct store_mailbox *mbox,
 	struct store_mbox_row row = {0};
 	struct row_set rs = {0};
 	struct store_flag_result *res = NULL;
-	struct maildir_guard guard;
+	struct store_guard guard;
 	uint64_t modseq = 0;
 	uint32_t kwmask = 0;
 	size_t nres = 0;
@@ -427,13 +427,13 @@ store_set_flags(struct store_mailbox *mbox,
 	r = change_begin(mbox, &row, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = index_mbox_keywords(
+	r = store_index_mbox_keywords(
 	        acct, mbox->dir, &row, change->keywords, change->nkeywords,
 	        change->op != STORE_FLAGS_REMOVE, &kwmask, error_r);
 	if (r == STORE_OK &&
 	    row_set_load(acct, mbox->id, ranges, nranges, &rs) < 0)
-		r = index_fail(acct, "read messages", error_r);
-	maildir_guard_begin(acct, mbox->dir, &row, &guard);
+		r = store_index_fail(acct, "read messages", error_r);
+	store_guard_begin(acct, mbox->dir, &row, &guard);
 	res = xcalloc(rs.n + 1, sizeof(*res));
 	for (size_t i = 0; r == STORE_OK && i < rs.n; i++) {
 		struct store_msg_row *m = &rs.rows[i];
@@ -456,12 +456,13 @@ store_set_flags(struct store_mailbox *mbox,
 			nres++;
 			continue;
 		}
-		if (modseq == 0 && index_mbox_next_modseq(acct, mbox->dir, &row,
-		                                          &modseq) < 0) {
-			r = index_fail(acct, "modseq", error_r);
+		if (modseq == 0 &&
+		    store_index_mbox_next_modseq(acct, mbox->dir, &row,
+		                                 &modseq) < 0) {
+			r = store_index_fail(acct, "modseq", error_r);
 			break;
 		}
-		if (maildir_msg_rename(acct, mbox->dir, m, nf, nk) < 0) {
+		if (store_maildir_msg_rename(acct, mbox->dir, m, nf, nk) < 0) {
 			if (errno == ENOENT) {
 				/* Gone: expunged by another tool. */
 				mbox->cur_dirty = true;
@@ -472,11 +473,12 @@ store_set_flags(struct store_mailbox *mbox,
 			r = STORE_TEMPFAIL;
 			break;
 		}
-		if ((!m->in_cur && index_msg_set_place(acct, mbox->id, m->uid,
-		                                       m->base, true) < 0) ||
-		    index_msg_set_flags(acct, mbox->id, m->uid, nf, nk,
-		                        modseq) < 0) {
-			r = index_fail(acct, "set flags", error_r);
+		if ((!m->in_cur &&
+		     store_index_msg_set_place(acct, mbox->id, m->uid, m->base,
+		                               true) < 0) ||
+		    store_index_msg_set_flags(acct, mbox->id, m->uid, nf, nk,
+		                              modseq) < 0) {
+			r = store_index_fail(acct, "set flags", error_r);
 			break;
 		}
 		x->flags = nf;
@@ -486,8 +488,8 @@ store_set_flags(struct store_mailbox *mbox,
 		nres++;
 	}
 	if (r == STORE_OK &&
-	    maildir_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
-		r = index_fail(acct, "note cur", error_r);
+	    store_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
+		r = store_index_fail(acct, "note cur", error_r);
 	if (r == STORE_OK) {
 		/* The handle's keyword list may have grown. */
 		for (size_t i = mbox->nkeywords; i < row.nkeywords; i++)
@@ -514,7 +516,7 @@ store_expunge(struct store_mailbox *mbox, const struct store_uid_range *ranges,
 	struct store_account *acct = mbox->acct;
 	struct store_mbox_row row = {0};
 	struct row_set rs = {0};
-	struct maildir_guard guard;
+	struct store_guard guard;
 	uint32_t *gone;
 	size_t ngone = 0;
 	uint64_t modseq = 0;
@@ -524,36 +526,37 @@ store_expunge(struct store_mailbox *mbox, const struct store_uid_range *ranges,
 	if (r != STORE_OK)
 		return r;
 	if (row_set_load(acct, mbox->id, ranges, nranges, &rs) < 0)
-		r = index_fail(acct, "read messages", error_r);
-	maildir_guard_begin(acct, mbox->dir, &row, &guard);
+		r = store_index_fail(acct, "read messages", error_r);
+	store_guard_begin(acct, mbox->dir, &row, &guard);
 	gone = xcalloc(rs.n + 1, sizeof(*gone));
 	for (size_t i = 0; r == STORE_OK && i < rs.n; i++) {
 		struct store_msg_row *m = &rs.rows[i];
 
 		if (only_deleted && (m->flags & STORE_FLAG_DELETED) == 0)
 			continue;
-		if (modseq == 0 && index_mbox_next_modseq(acct, mbox->dir, &row,
-		                                          &modseq) < 0) {
-			r = index_fail(acct, "modseq", error_r);
+		if (modseq == 0 &&
+		    store_index_mbox_next_modseq(acct, mbox->dir, &row,
+		                                 &modseq) < 0) {
+			r = store_index_fail(acct, "modseq", error_r);
 			break;
 		}
 		/* The file first: if the commit then fails, the row of a
 		 * missing file is expunged by the next scan. */
-		if (maildir_msg_unlink(acct, mbox->dir, m) < 0) {
+		if (store_maildir_msg_unlink(acct, mbox->dir, m) < 0) {
 			*error_r = store_errorf(acct, "remove message: %s",
 			                        strerror(errno));
 			r = STORE_TEMPFAIL;
 			break;
 		}
-		if (index_msg_expunge(acct, mbox->id, m, modseq) < 0) {
-			r = index_fail(acct, "expunge", error_r);
+		if (store_index_msg_expunge(acct, mbox->id, m, modseq) < 0) {
+			r = store_index_fail(acct, "expunge", error_r);
 			break;
 		}
 		gone[ngone++] = m->uid;
 	}
 	if (r == STORE_OK &&
-	    maildir_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
-		r = index_fail(acct, "note cur", error_r);
+	    store_guard_end(acct, mbox->id, mbox->dir, &guard) < 0)
+		r = store_index_fail(acct, "note cur", error_r);
 	r = change_end(mbox, &row, r, error_r);
 	for (size_t i = 0; r == STORE_OK && cb != NULL && i < ngone; i++)
 		cb(ctx, gone[i]);
@@ -587,8 +590,8 @@ copy_keywords(struct store_account *acct, const char *dst_dir,
 
 		if ((kw & (UINT32_C(1) << i)) == 0)
 			continue;
-		r = index_mbox_keywords(acct, dst_dir, dst, &name, 1, true,
-		                        &bit, error_r);
+		r = store_index_mbox_keywords(acct, dst_dir, dst, &name, 1,
+		                              true, &bit, error_r);
 		if (r == STORE_LIMIT || r == STORE_PERMFAIL)
 			continue;
 		if (r != STORE_OK)
@@ -615,7 +618,7 @@ copy_one(struct store_mailbox *src, const struct store_msg_row *m,
 	r = copy_keywords(acct, dst_dir, dst, src, m->keywords, &kw, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (index_mbox_next_uid(acct, dst_dir, dst, &uid) < 0) {
+	if (store_index_mbox_next_uid(acct, dst_dir, dst, &uid) < 0) {
 		*error_r = store_errorf(acct, "new UID: %s", strerror(errno));
 		return STORE_TEMPFAIL;
 	}
@@ -625,8 +628,8 @@ copy_one(struct store_mailbox *src, const struct store_msg_row *m,
 	                       m->flags, kw) < 0 ||
 	    store_path(done->dst_path, sizeof(done->dst_path), dst_dir, "cur",
 	               name) < 0 ||
-	    maildir_msg_path(done->src_path, sizeof(done->src_path), src->dir,
-	                     m) < 0) {
+	    store_maildir_msg_path(done->src_path, sizeof(done->src_path),
+	                           src->dir, m) < 0) {
 		*error_r = "file name too long";
 		return STORE_PERMFAIL;
 	}
@@ -645,21 +648,21 @@ copy_one(struct store_mailbox *src, const struct store_msg_row *m,
 	row.in_cur = true;
 	row.keywords = kw;
 	row.modseq = modseq;
-	if (index_msg_insert(acct, dst_id, &row, NULL) < 0)
+	if (store_index_msg_insert(acct, dst_id, &row, NULL) < 0)
 		goto fail;
-	st = index_stmt(acct, ST_MSG_COPY_CACHE);
+	st = store_index_stmt(acct, ST_MSG_COPY_CACHE);
 	sqlite3_bind_int64(st, 1, dst_id);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_int64(st, 3, src->id);
 	sqlite3_bind_int64(st, 4, m->uid);
-	if (index_exec_stmt(acct, st) < 0)
+	if (store_index_exec_stmt(acct, st) < 0)
 		goto fail;
 	done->src_uid = m->uid;
 	done->dst_uid = uid;
 	return STORE_OK;
 fail:
 	unlinkat(acct->root_fd, done->dst_path, 0);
-	return index_fail(acct, "copy", error_r);
+	return store_index_fail(acct, "copy", error_r);
 }
 
 /* With `move`, takes the copied messages out of the source: rows now,
@@ -676,13 +679,14 @@ copy_expunge_sources(struct store_mailbox *src, struct store_mbox_row *srow,
 
 	if (ndone == 0)
 		return STORE_OK;
-	if (index_mbox_next_modseq(acct, src->dir, srow, &modseq) < 0)
-		return index_fail(acct, "modseq", error_r);
+	if (store_index_mbox_next_modseq(acct, src->dir, srow, &modseq) < 0)
+		return store_index_fail(acct, "modseq", error_r);
 	for (size_t i = 0; i < rs->n && j < ndone; i++) {
 		if (rs->rows[i].uid != done[j].src_uid)
 			continue;
-		if (index_msg_expunge(acct, src->id, &rs->rows[i], modseq) < 0)
-			return index_fail(acct, "expunge", error_r);
+		if (store_index_msg_expunge(acct, src->id, &rs->rows[i],
+		                            modseq) < 0)
+			return store_index_fail(acct, "expunge", error_r);
 		j++;
 	}
 	return STORE_OK;
@@ -696,8 +700,8 @@ copy_check_quota(struct store_account *acct, const struct row_set *rs,
 
 	if (quota == 0)
 		return STORE_OK;
-	if (index_account_get(acct, &used, NULL, NULL) < 0)
-		return index_fail(acct, "read usage", error_r);
+	if (store_index_account_get(acct, &used, NULL, NULL) < 0)
+		return store_index_fail(acct, "read usage", error_r);
 	for (size_t i = 0; i < rs->n; i++)
 		add += rs->rows[i].size;
 	if (used + add > quota) {
@@ -718,7 +722,7 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 	char ddir[STORE_NAME_MAX + 1] = "";
 	struct row_set rs = {0};
 	struct copy_done *done = NULL;
-	struct maildir_guard sguard, dguard;
+	struct store_guard sguard, dguard;
 	size_t ndone = 0;
 	uint64_t modseq = 0;
 	uint32_t duidv;
@@ -727,7 +731,7 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 	r = change_begin(src, &srow, error_r);
 	if (r != STORE_OK)
 		return r;
-	r = mailbox_lookup(acct, dst, &drow, ddir, sizeof(ddir), error_r);
+	r = store_mbox_lookup(acct, dst, &drow, ddir, sizeof(ddir), error_r);
 	if (r == STORE_OK && drow.id == src->id) {
 		store_mbox_row_deinit(&drow);
 		/* MOVE into itself: nothing changes. */
@@ -738,14 +742,14 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 	}
 	if (r == STORE_OK &&
 	    row_set_load(acct, src->id, ranges, nranges, &rs) < 0)
-		r = index_fail(acct, "read messages", error_r);
+		r = store_index_fail(acct, "read messages", error_r);
 	if (r == STORE_OK && !move)
 		r = copy_check_quota(acct, &rs, quota, error_r);
 	if (r == STORE_OK && rs.n > 0 &&
-	    index_mbox_next_modseq(acct, ddir, dp, &modseq) < 0)
-		r = index_fail(acct, "modseq", error_r);
-	maildir_guard_begin(acct, src->dir, &srow, &sguard);
-	maildir_guard_begin(acct, ddir, dp, &dguard);
+	    store_index_mbox_next_modseq(acct, ddir, dp, &modseq) < 0)
+		r = store_index_fail(acct, "modseq", error_r);
+	store_guard_begin(acct, src->dir, &srow, &sguard);
+	store_guard_begin(acct, ddir, dp, &dguard);
 	done = xcalloc(rs.n + 1, sizeof(*done));
 	for (size_t i = 0; r == STORE_OK && i < rs.n; i++) {
 		r = copy_one(src, &rs.rows[i], dp->id, ddir, dp, modseq,
@@ -759,8 +763,8 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 			ndone++;
 	}
 	if (r == STORE_OK && dp != &srow &&
-	    index_mbox_save_counters(acct, dp) < 0)
-		r = index_fail(acct, "save counters", error_r);
+	    store_index_mbox_save_counters(acct, dp) < 0)
+		r = store_index_fail(acct, "save counters", error_r);
 	if (r == STORE_OK && move)
 		r = copy_expunge_sources(src, &srow, &rs, done, ndone, error_r);
 	if (r == STORE_OK && move) {
@@ -773,9 +777,9 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 		}
 	}
 	if (r == STORE_OK &&
-	    (maildir_guard_end(acct, src->id, src->dir, &sguard) < 0 ||
-	     maildir_guard_end(acct, dp->id, ddir, &dguard) < 0))
-		r = index_fail(acct, "note cur", error_r);
+	    (store_guard_end(acct, src->id, src->dir, &sguard) < 0 ||
+	     store_guard_end(acct, dp->id, ddir, &dguard) < 0))
+		r = store_index_fail(acct, "note cur", error_r);
 	duidv = dp->uidvalidity;
 	r = change_end(src, &srow, r, error_r);
 	if (r != STORE_OK) {

@@ -145,7 +145,7 @@ struct store {
 	char errbuf[256]; /* why the last store_account_open() failed */
 };
 
-enum index_stmt_id {
+enum store_index_stmt_id {
 	ST_MBOX_BY_NAME,
 	ST_MBOX_BY_ID,
 	ST_MBOX_ALL,
@@ -187,8 +187,8 @@ struct store_account {
 	int root_fd;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[ST_COUNT];
-	dev_t index_dev; /* the index file this handle opened */
-	ino_t index_ino;
+	dev_t store_index_dev; /* the index file this handle opened */
+	ino_t store_index_ino;
 	unsigned txn_depth;
 	bool read_txn;
 	bool batch_open;
@@ -259,205 +259,217 @@ int store_path(char *out, size_t outsz, const char *dir, const char *sub,
 
 /* --- index.c ------------------------------------------------------------ */
 
-enum index_open_result {
-	INDEX_OPEN_OK,
-	INDEX_OPEN_EMPTY,   /* no schema yet: initialise (and scan) */
-	INDEX_OPEN_CORRUPT, /* not a usable index: move aside, rebuild */
-	INDEX_OPEN_ERROR,   /* could not open at all */
+enum store_index_open_result {
+	STORE_INDEX_OPEN_OK,
+	STORE_INDEX_OPEN_EMPTY,   /* no schema yet: initialise (and scan) */
+	STORE_INDEX_OPEN_CORRUPT, /* not a usable index: move aside, rebuild */
+	STORE_INDEX_OPEN_ERROR,   /* could not open at all */
 };
 
-enum index_open_result index_open(struct store_account *acct,
-                                  const char **error_r);
-void index_close(struct store_account *acct);
+enum store_index_open_result store_index_open(struct store_account *acct,
+                                              const char **error_r);
+void store_index_close(struct store_account *acct);
 /* Makes the database use WAL (outside any transaction). 0 or -1. */
-int index_set_wal(struct store_account *acct);
+int store_index_set_wal(struct store_account *acct);
 /* Creates the schema (inside a write transaction): 0 made, 1 it was
  * there already, -1 error. */
-int index_create_schema(struct store_account *acct);
+int store_index_create_schema(struct store_account *acct);
 
 /* Write transactions: the outermost level is BEGIN IMMEDIATE (waits for
  * other writers up to STORE_BUSY_TIMEOUT_MS), inner levels savepoints, so
  * a failed step inside a batch rolls back only itself. */
-enum store_result index_begin(struct store_account *acct, const char **error_r);
-enum store_result index_commit(struct store_account *acct,
-                               const char **error_r);
-void index_rollback(struct store_account *acct);
+enum store_result store_index_begin(struct store_account *acct,
+                                    const char **error_r);
+enum store_result store_index_commit(struct store_account *acct,
+                                     const char **error_r);
+void store_index_rollback(struct store_account *acct);
 /* Read snapshot for multi-statement reads (BEGIN; no-op inside a write). */
-enum store_result index_read_begin(struct store_account *acct,
-                                   const char **error_r);
-void index_read_end(struct store_account *acct);
+enum store_result store_index_read_begin(struct store_account *acct,
+                                         const char **error_r);
+void store_index_read_end(struct store_account *acct);
 
+/* Prepares every statement (once the schema exists). 0 or -1. */
+int store_index_prepare_all(struct store_account *acct);
 /* A reset statement, ready for binding. */
-sqlite3_stmt *index_stmt(struct store_account *acct, enum index_stmt_id id);
+sqlite3_stmt *store_index_stmt(struct store_account *acct,
+                               enum store_index_stmt_id id);
 /* Steps a statement that returns no row and resets it. 0 or -1. */
-int index_exec_stmt(struct store_account *acct, sqlite3_stmt *st);
+int store_index_exec_stmt(struct store_account *acct, sqlite3_stmt *st);
 /* Result of the last failed SQLite call as a store result and message. */
-enum store_result index_fail(struct store_account *acct, const char *what,
-                             const char **error_r);
+enum store_result store_index_fail(struct store_account *acct, const char *what,
+                                   const char **error_r);
 
 /* Mailbox rows. Return OK, NOTFOUND, or TEMPFAIL. */
-enum store_result index_mbox_get(struct store_account *acct, const char *name,
-                                 struct store_mbox_row *row,
-                                 const char **error_r);
-enum store_result index_mbox_get_id(struct store_account *acct, int64_t id,
-                                    struct store_mbox_row *row,
-                                    const char **error_r);
+enum store_result store_index_mbox_get(struct store_account *acct,
+                                       const char *name,
+                                       struct store_mbox_row *row,
+                                       const char **error_r);
+enum store_result store_index_mbox_get_id(struct store_account *acct,
+                                          int64_t id,
+                                          struct store_mbox_row *row,
+                                          const char **error_r);
 /* Adds a mailbox row with the uidlist's UIDVALIDITY and reservation,
  * UIDNEXT `uidnext` and HIGHESTMODSEQ just below the modseq reservation. */
-int index_mbox_insert(struct store_account *acct, const char *name,
-                      const struct store_uidlist *ul, uint32_t uidnext,
-                      int64_t *id_r);
-int index_mbox_save_counters(struct store_account *acct,
-                             const struct store_mbox_row *row);
+int store_index_mbox_insert(struct store_account *acct, const char *name,
+                            const struct store_uidlist *ul, uint32_t uidnext,
+                            int64_t *id_r);
+int store_index_mbox_save_counters(struct store_account *acct,
+                                   const struct store_mbox_row *row);
 /* Allocates the next UID of the mailbox (row updated in memory only: save
- * with index_mbox_save_counters()), first extending the reservation in
+ * with store_index_mbox_save_counters()), first extending the reservation in
  * postern-uidlist (written and flushed) when it runs out. */
-int index_mbox_next_uid(struct store_account *acct, const char *dir,
-                        struct store_mbox_row *row, uint32_t *uid_r);
+int store_index_mbox_next_uid(struct store_account *acct, const char *dir,
+                              struct store_mbox_row *row, uint32_t *uid_r);
 /* Extends the reservation so UIDNEXT and the next modseq are below it. */
-int index_mbox_reserve(struct store_account *acct, const char *dir,
-                       struct store_mbox_row *row);
+int store_index_mbox_reserve(struct store_account *acct, const char *dir,
+                             struct store_mbox_row *row);
 /* Allocates the next modseq, likewise. */
-int index_mbox_next_modseq(struct store_account *acct, const char *dir,
-                           struct store_mbox_row *row, uint64_t *modseq_r);
+int store_index_mbox_next_modseq(struct store_account *acct, const char *dir,
+                                 struct store_mbox_row *row,
+                                 uint64_t *modseq_r);
 /* Finds or adds keyword names in the mailbox's list (updating the index
  * and postern-keywords), giving their bit mask. LIMIT if a name does not
  * fit; with `add` false unknown names are ignored. */
-enum store_result
-index_mbox_keywords(struct store_account *acct, const char *dir,
-                    struct store_mbox_row *row, const char *const *names,
-                    size_t n, bool add, uint32_t *mask_r, const char **error_r);
-int index_account_add_usage(struct store_account *acct, int64_t bytes,
-                            int64_t messages);
-int index_account_get(struct store_account *acct, uint64_t *bytes_r,
-                      uint64_t *messages_r, uint32_t *last_uidvalidity_r);
+enum store_result store_index_mbox_keywords(struct store_account *acct,
+                                            const char *dir,
+                                            struct store_mbox_row *row,
+                                            const char *const *names, size_t n,
+                                            bool add, uint32_t *mask_r,
+                                            const char **error_r);
+int store_index_account_add_usage(struct store_account *acct, int64_t bytes,
+                                  int64_t messages);
+int store_index_account_get(struct store_account *acct, uint64_t *bytes_r,
+                            uint64_t *messages_r, uint32_t *last_uidvalidity_r);
 /* A UIDVALIDITY for a new mailbox: the clock, but above any given out in
  * this account before (a mailbox deleted and created again in the same
  * second must not keep its UIDVALIDITY). */
-int index_new_uidvalidity(struct store_account *acct, uint32_t *uidv_r);
+int store_index_new_uidvalidity(struct store_account *acct, uint32_t *uidv_r);
 /* Raises the account's last UIDVALIDITY to `uidv` if below. */
-int index_note_uidvalidity(struct store_account *acct, uint32_t uidv);
+int store_index_note_uidvalidity(struct store_account *acct, uint32_t uidv);
 
 /* Message rows. */
-int index_msg_insert(struct store_account *acct, int64_t mbox,
-                     const struct store_msg_row *row,
-                     const struct store_cache_data *cache);
+int store_index_msg_insert(struct store_account *acct, int64_t mbox,
+                           const struct store_msg_row *row,
+                           const struct store_cache_data *cache);
 /* Reads a row from a statement selecting the message columns. */
-void index_msg_row_read(sqlite3_stmt *st, struct store_msg_row *row);
+void store_index_msg_row_read(sqlite3_stmt *st, struct store_msg_row *row);
 /* 1 found, 0 not, -1 error. */
-int index_msg_get(struct store_account *acct, int64_t mbox, uint32_t uid,
-                  struct store_msg_row *row);
-int index_msg_set_flags(struct store_account *acct, int64_t mbox, uint32_t uid,
-                        unsigned flags, uint32_t keywords, uint64_t modseq);
-int index_msg_set_place(struct store_account *acct, int64_t mbox, uint32_t uid,
-                        const char *base, bool in_cur);
+int store_index_msg_get(struct store_account *acct, int64_t mbox, uint32_t uid,
+                        struct store_msg_row *row);
+int store_index_msg_set_flags(struct store_account *acct, int64_t mbox,
+                              uint32_t uid, unsigned flags, uint32_t keywords,
+                              uint64_t modseq);
+int store_index_msg_set_place(struct store_account *acct, int64_t mbox,
+                              uint32_t uid, const char *base, bool in_cur);
 /* Deletes a row, records the expunge at `modseq` and takes its size off
  * the account's usage. */
-int index_msg_expunge(struct store_account *acct, int64_t mbox,
-                      const struct store_msg_row *row, uint64_t modseq);
+int store_index_msg_expunge(struct store_account *acct, int64_t mbox,
+                            const struct store_msg_row *row, uint64_t modseq);
 /* Loads every row of a mailbox (or only those in new/), ascending UID.
  * Returns the count (rows owned by *rows_r) or -1. */
-ssize_t index_msg_load(struct store_account *acct, int64_t mbox, bool only_new,
-                       struct store_msg_row **rows_r);
-void index_msg_rows_free(struct store_msg_row **rows, size_t n);
+ssize_t store_index_msg_load(struct store_account *acct, int64_t mbox,
+                             bool only_new, struct store_msg_row **rows_r);
+void store_index_msg_rows_free(struct store_msg_row **rows, size_t n);
 
 /* Loads a mailbox's state into the handle's status and keyword list. */
-enum store_result index_mbox_status(struct store_account *acct,
-                                    const struct store_mbox_row *row,
-                                    struct store_mailbox_status *st,
-                                    const char **error_r);
+enum store_result store_index_mbox_status(struct store_account *acct,
+                                          const struct store_mbox_row *row,
+                                          struct store_mailbox_status *st,
+                                          const char **error_r);
 
 /* --- maildir.c ------------------------------------------------------------
  */
 
 /* Creates <dir>/{tmp,new,cur} (and maildirfolder for a folder). */
-int maildir_create(struct store_account *acct, const char *dir);
+int store_maildir_create(struct store_account *acct, const char *dir);
 /* Removes a mailbox directory and its files (first renamed out of the
  * way so a crash leaves no half mailbox). */
-int maildir_remove(struct store_account *acct, const char *dir);
+int store_maildir_remove(struct store_account *acct, const char *dir);
 /* Finishes removals a crash interrupted. */
-void maildir_sweep(struct store_account *acct);
+void store_maildir_sweep(struct store_account *acct);
 /* Reads postern-uidlist of a mailbox: 1 read, 0 missing/unusable, -1. */
-int maildir_uidlist_read(struct store_account *acct, const char *dir,
-                         struct store_uidlist *ul);
+int store_maildir_uidlist_read(struct store_account *acct, const char *dir,
+                               struct store_uidlist *ul);
 /* Writes postern-uidlist atomically and durably. */
-int maildir_uidlist_write(struct store_account *acct, const char *dir,
-                          const struct store_uidlist *ul);
+int store_maildir_uidlist_write(struct store_account *acct, const char *dir,
+                                const struct store_uidlist *ul);
 /* Reads postern-keywords into names (owned); returns the count or 0. */
-int maildir_keywords_read(struct store_account *acct, const char *dir,
-                          char *names[STORE_KEYWORDS_MAX]);
-int maildir_keywords_write(struct store_account *acct, const char *dir,
-                           char *const *names, size_t n);
+int store_maildir_keywords_read(struct store_account *acct, const char *dir,
+                                char *names[STORE_KEYWORDS_MAX]);
+int store_maildir_keywords_write(struct store_account *acct, const char *dir,
+                                 char *const *names, size_t n);
 /* Current relative path of a message, from its row. */
-int maildir_msg_path(char *out, size_t outsz, const char *dir,
-                     const struct store_msg_row *row);
+int store_maildir_msg_path(char *out, size_t outsz, const char *dir,
+                           const struct store_msg_row *row);
 /* Opens a message file for reading, looking for it under another name
  * (flags renamed by someone else) if the indexed one is gone. */
-int maildir_msg_open(struct store_account *acct, const char *dir,
-                     const struct store_msg_row *row);
+int store_maildir_msg_open(struct store_account *acct, const char *dir,
+                           const struct store_msg_row *row);
 /* Renames a message file to carry `flags`/`keywords` (moving it to cur/).
  * 0, or -1 with errno. */
-int maildir_msg_rename(struct store_account *acct, const char *dir,
-                       const struct store_msg_row *row, unsigned flags,
-                       uint32_t keywords);
+int store_maildir_msg_rename(struct store_account *acct, const char *dir,
+                             const struct store_msg_row *row, unsigned flags,
+                             uint32_t keywords);
 /* Removes a message file. ENOENT counts as done. */
-int maildir_msg_unlink(struct store_account *acct, const char *dir,
-                       const struct store_msg_row *row);
+int store_maildir_msg_unlink(struct store_account *acct, const char *dir,
+                             const struct store_msg_row *row);
 
-enum maildir_sync_mode {
-	MAILDIR_SYNC_NEW,     /* adopt files in new/ the index lacks */
-	MAILDIR_SYNC_FULL,    /* reconcile new/ and cur/ with the index */
-	MAILDIR_SYNC_REBUILD, /* fill an empty index: keep the files' U= */
+enum store_maildir_sync_mode {
+	STORE_SYNC_NEW,     /* adopt files in new/ the index lacks */
+	STORE_SYNC_FULL,    /* reconcile new/ and cur/ with the index */
+	STORE_SYNC_REBUILD, /* fill an empty index: keep the files' U= */
 };
 /* Brings the index in line with the mailbox's files; runs inside a write
  * transaction (which it opens). */
-enum store_result maildir_sync(struct store_account *acct, int64_t mbox,
-                               const char *dir, enum maildir_sync_mode mode,
-                               const char **error_r);
+enum store_result store_maildir_sync(struct store_account *acct, int64_t mbox,
+                                     const char *dir,
+                                     enum store_maildir_sync_mode mode,
+                                     const char **error_r);
 /* True if new/ holds a file the index does not know (cheap check done
  * without the write lock). */
-bool maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
-                             const char *dir);
+bool store_maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
+                                   const char *dir);
 /* mtime of <dir>/cur in nanoseconds, or -1. */
-int64_t maildir_cur_mtime(struct store_account *acct, const char *dir);
+int64_t store_maildir_cur_mtime(struct store_account *acct, const char *dir);
 
 /* Keeps the index's record of cur/'s mtime current across postern's own
  * changes, so they do not make the next open scan cur/: begin before the
  * first change to cur/ (under the write lock), end after the last. */
-struct maildir_guard {
+struct store_guard {
 	int64_t before;
 	bool clean;
 };
-void maildir_guard_begin(struct store_account *acct, const char *dir,
-                         const struct store_mbox_row *row,
-                         struct maildir_guard *g);
-int maildir_guard_end(struct store_account *acct, int64_t mbox, const char *dir,
-                      const struct maildir_guard *g);
+void store_guard_begin(struct store_account *acct, const char *dir,
+                       const struct store_mbox_row *row, struct store_guard *g);
+int store_guard_end(struct store_account *acct, int64_t mbox, const char *dir,
+                    const struct store_guard *g);
 
 /* Lists the folder directories of the account root (".A.B" entries that
  * hold a cur/), calling cb with each decoded name. */
-int maildir_list_folders(struct store_account *acct,
-                         void (*cb)(void *ctx, const char *name), void *ctx);
+int store_maildir_list_folders(struct store_account *acct,
+                               void (*cb)(void *ctx, const char *name),
+                               void *ctx);
 
 /* --- mailbox.c ------------------------------------------------------------
  */
 
 /* Creates one mailbox (directory, uidlist, row) inside a transaction.
  * An existing uidlist (folder left by a lost index) is honoured. */
-enum store_result mailbox_create_one(struct store_account *acct,
-                                     const char *name, const char **error_r);
+enum store_result store_mbox_create_one(struct store_account *acct,
+                                        const char *name, const char **error_r);
 /* Makes the index's mailbox list match the folder directories (with
  * `rebuild`, under the lock whatever it finds). Sets *folders_r if the
  * account has folders besides INBOX. */
-enum store_result mailbox_reconcile(struct store_account *acct, bool rebuild,
-                                    bool *folders_r, const char **error_r);
+enum store_result store_mbox_reconcile(struct store_account *acct, bool rebuild,
+                                       bool *folders_r, const char **error_r);
 /* Points a handle at its mailbox's current name and folder (another
  * session may have renamed it). */
-void mailbox_follow(struct store_mailbox *mbox,
-                    const struct store_mbox_row *row);
+void store_mbox_follow(struct store_mailbox *mbox,
+                       const struct store_mbox_row *row);
 /* Opens a handle on a mailbox row found by name (normalised). */
-enum store_result mailbox_lookup(struct store_account *acct, const char *name,
-                                 struct store_mbox_row *row, char *dir,
-                                 size_t dirsz, const char **error_r);
+enum store_result store_mbox_lookup(struct store_account *acct,
+                                    const char *name,
+                                    struct store_mbox_row *row, char *dir,
+                                    size_t dirsz, const char **error_r);
 
 #endif

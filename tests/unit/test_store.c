@@ -598,6 +598,48 @@ test_foreign_file(void **state)
 	store_account_close(&acct);
 }
 
+/* What a delivery that crashed between its link and its commit leaves:
+ * a file carrying a UID the index never committed. */
+static void
+test_orphans(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	const char *error = NULL;
+	struct metas ms;
+	char name[300];
+
+	deliver_one(t, acct, msgs[0]);
+	drop_foreign(t, "1700000000.M1P1.h,S=2,W=3,U=2", "x\n");
+	/* Beyond the reservation: not a UID postern gave. */
+	drop_foreign(t, "1700000000.M2P1.h,S=2,W=3,U=4000000000", "y\n");
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 3);
+	assert_int_equal(ms.m[1].uid, 2);
+	assert_int_equal(ms.m[2].uid, 3);
+	/* The orphan keeps its name; the other is renamed. */
+	assert_true(find_file(t->inbox, "new", "M1P1.h,S=2,W=3,U=2", name,
+	                      sizeof(name)));
+	assert_true(find_file(t->inbox, "new", "M2P1.h,S=2,W=3,U=3", name,
+	                      sizeof(name)));
+	/* An orphan below UIDNEXT may be an expunged message's UID: it
+	 * gets a fresh one. */
+	assert_int_equal(
+	        store_expunge(mbox, NULL, 0, false, NULL, NULL, &error),
+	        STORE_OK);
+	drop_foreign(t, "1700000000.M3P1.h,S=2,W=3,U=2", "z\n");
+	store_account_notify_fd(acct);
+	store_mailbox_close(&mbox);
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 1);
+	assert_int_equal(ms.m[0].uid, 4);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
 static void
 test_quota(void **state)
 {
@@ -1057,6 +1099,7 @@ main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_foreign_file, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notify_two_handles, setup,
 	                                        teardown),
