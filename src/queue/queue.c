@@ -115,6 +115,8 @@ spool_path(char *out, size_t outsz, const char *id)
 	snprintf(out, outsz, "spool/tmp/%s", id);
 }
 
+/* Removes the spool names of `f`: the file and its Delivered-To copies
+ * (the descriptors stay open, and locked, until spool_file_free). */
 static void
 spool_unlink(struct spool_file *f)
 {
@@ -125,6 +127,12 @@ spool_unlink(struct spool_file *f)
 	spool_path(path, sizeof(path), f->id);
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warn_errno("msg=%s unlink %s", f->id, path);
+	for (size_t i = 0; i < f->nvariants; i++) {
+		if (f->variants[i].fd >= 0 && unlink(f->variants[i].path) < 0 &&
+		    errno != ENOENT)
+			log_warn_errno("msg=%s unlink %s", f->id,
+			               f->variants[i].path);
+	}
 	f->unlinked = true;
 }
 
@@ -144,12 +152,8 @@ spool_file_free(struct spool_file *f)
 	for (size_t i = 0; i < f->nvariants; i++) {
 		struct spool_variant *v = &f->variants[i];
 
-		if (v->fd >= 0) {
+		if (v->fd >= 0)
 			close(v->fd);
-			if (unlink(v->path) < 0 && errno != ENOENT)
-				log_warn_errno("msg=%s unlink %s", f->id,
-				               v->path);
-		}
 		free(v->delivered_to);
 	}
 	free(f->variants);

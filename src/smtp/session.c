@@ -14,6 +14,7 @@
  * reports the commit durable (DESIGN.md, "Group commit").
  */
 #include "smtp/session.h"
+#include "smtp/session_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,98 +43,19 @@
 /* Spool writes are batched through this much memory. */
 #define SMTP_SPOOL_BUF (64 * 1024)
 
-enum smtp_state {
-	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */
-	SMTP_S_READY,   /* HELO/EHLO done, no transaction */
-	SMTP_S_MAIL,    /* MAIL accepted */
-	SMTP_S_RCPT,    /* at least one RCPT accepted */
-	SMTP_S_DATA,    /* reading the message after 354 */
-	SMTP_S_BDAT,    /* reading a BDAT chunk (RFC 3030) */
-	SMTP_S_CLOSING, /* QUIT or fatal error: flushing, then gone */
-};
-
 static const char *const smtp_state_names[] = {
         "init", "ready", "mail", "rcpt", "data", "bdat", "closing",
-};
-
-enum smtp_wait {
-	SMTP_WAIT_NONE,
-	SMTP_WAIT_AUTH,   /* recipient look-up */
-	SMTP_WAIT_OPEN,   /* spool file for DATA */
-	SMTP_WAIT_COMMIT, /* durable commit */
-};
-
-/* One delivery target: a RCPT address, or one of the addresses an alias
- * expanded it to. */
-struct smtp_rcpt {
-	char *address; /* the final address */
-	char *mailbox; /* "domain/local" of the local account; NULL: remote */
-	char *delivered_to; /* the alias address that led here, or NULL */
-	unsigned notify;    /* DSN request of the RCPT it came from */
-	char *orcpt;
-};
-
-struct smtp_tx {
-	struct smtp_mail_args mail;
-	char sender[SMTP_ADDR_PATH_MAX + 1];
-	struct smtp_rcpt *rcpts; /* targets */
-	size_t nrcpts;
-	unsigned naccepted; /* RCPT commands accepted */
-	char first_rcpt[SMTP_ADDR_PATH_MAX + 1];
-	struct smtp_rcpt_args pending; /* RCPT waiting for auth */
-	char qid[32];
-	int fd; /* spool file, -1 before DATA */
-	uint64_t written;
-	uint64_t body_offset; /* after Return-Path */
-	bool write_failed;
-	int write_errno;
-	bool chunking; /* the message comes in BDAT chunks */
-	struct smtp_data data;
-	struct buf out;
-};
-
-struct smtp_session {
-	struct smtp_session *prev, *next;
-	uint64_t id;
-	struct smtp_server *srv;
-	struct conn *conn;
-	enum config_proto proto;
-	enum smtp_state state;
-	enum smtp_wait wait;
-	char addr[INET6_ADDRSTRLEN + 8];
-	bool is_loopback;
-	bool may_relay; /* in relay_network (or, later, authenticated) */
-	char helo[SMTP_DOMAIN_MAX + 1];
-	bool esmtp;
-	bool skipping;         /* discarding the rest of an over-long line */
-	bool greeted;          /* the 220 greeting has been sent */
-	bool counted;          /* counted in the per-address table */
-	uint64_t chunk_left;   /* octets of the current BDAT chunk to read */
-	bool chunk_last;       /* the current chunk is BDAT ... LAST */
-	uint64_t discard_left; /* octets of a refused BDAT chunk to skip */
-	enum smtp_verb lookup_for; /* RCPT, VRFY or EXPN waiting on auth */
-	char lookup[SMTP_ADDR_PATH_MAX + 1];
-	uint32_t bucket;
-	struct loop_timer *greet_timer;
-	unsigned errors;
-	unsigned transactions;
-	struct smtp_tx *tx;
 };
 
 static struct smtp_session *sessions;
 static uint64_t next_id;
 
-static void smtp_session_process(struct smtp_session *s);
 static void smtp_session_close(struct smtp_session *s);
-static void smtp_tx_free(struct smtp_session *s);
 
 /* --- replies and state ---------------------------------------------------- */
 
-static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
 /* Queues one reply line (CRLF added). Every reply goes through here. */
-static void
+void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	char line[1024];
@@ -155,7 +77,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		          (unsigned long long)s->id, n - 2, line);
 }
 
-static void
+void
 smtp_set_state(struct smtp_session *s, enum smtp_state next)
 {
 	static const unsigned allowed[] = {
@@ -186,7 +108,7 @@ smtp_set_state(struct smtp_session *s, enum smtp_state next)
 }
 
 /* Ends the session after the replies already queued have been sent. */
-static void
+void
 smtp_session_end(struct smtp_session *s)
 {
 	smtp_tx_free(s);
@@ -196,7 +118,7 @@ smtp_session_end(struct smtp_session *s)
 
 /* Counts a client error; past the configured bound the session ends
  * (RFC 5321 4.3.2 allows 421 whenever the server must close). */
-static bool
+bool
 smtp_error_limit(struct smtp_session *s)
 {
 	if (++s->errors < s->srv->cfg->smtp_max_errors)
@@ -212,7 +134,7 @@ smtp_error_limit(struct smtp_session *s)
 /* --- transactions ----------------------------------------------------------
  */
 
-static void
+void
 smtp_tx_free(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
@@ -243,7 +165,7 @@ smtp_tx_free(struct smtp_session *s)
 	s->tx = NULL;
 }
 
-static void
+void
 smtp_tx_reset(struct smtp_session *s)
 {
 	smtp_tx_free(s);
@@ -255,14 +177,14 @@ smtp_tx_reset(struct smtp_session *s)
 /* --- waiting for other roles -----------------------------------------------
  */
 
-static void
+void
 smtp_wait(struct smtp_session *s, enum smtp_wait what)
 {
 	s->wait = what;
 	conn_pause(s->conn, true);
 }
 
-static void
+void
 smtp_resume(struct smtp_session *s)
 {
 	s->wait = SMTP_WAIT_NONE;
@@ -590,80 +512,6 @@ smtp_lookup_result(struct smtp_session *s, const struct ipc_msg *msg)
 }
 
 static void
-smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
-{
-	(void)cmd;
-	if (s->tx == NULL) {
-		smtp_reply(s, "503 5.5.1 Need MAIL command");
-		smtp_error_limit(s);
-		return;
-	}
-	if (s->tx->nrcpts == 0) {
-		smtp_reply(s, "503 5.5.1 Need RCPT (no valid recipients)");
-		smtp_error_limit(s);
-		return;
-	}
-	if (s->tx->chunking) {
-		/* RFC 3030 3: DATA and BDAT do not mix in one message. */
-		smtp_reply(s, "503 5.5.1 DATA not allowed after BDAT");
-		smtp_error_limit(s);
-		return;
-	}
-	if (s->srv->queue == NULL) {
-		smtp_reply(s, "451 4.3.0 Queue unavailable, try again later");
-		return;
-	}
-	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
-	smtp_wait(s, SMTP_WAIT_OPEN);
-}
-
-/*
- * BDAT size [LAST] (RFC 3030 2). The chunk's octets follow the command
- * at once, so they are read (or skipped) whatever the answer: a server
- * that answered without reading them would take message text for
- * commands.
- */
-static void
-smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
-{
-	uint64_t size;
-	bool last;
-	const char *refusal = NULL;
-
-	if (smtp_bdat_parse(cmd->arg, cmd->arg_len, &size, &last) !=
-	    SMTP_CMD_OK) {
-		/* Without a size the chunk cannot be skipped. */
-		smtp_reply(s, "%s",
-		           smtp_cmd_error_reply(SMTP_CMD_ERR_BDAT_SYNTAX));
-		smtp_session_end(s);
-		return;
-	}
-	if (s->tx == NULL)
-		refusal = "503 5.5.1 Need MAIL command";
-	else if (s->tx->nrcpts == 0)
-		refusal = "503 5.5.1 Need RCPT (no valid recipients)";
-	else if (s->srv->queue == NULL && s->tx->fd < 0)
-		refusal = "451 4.3.0 Queue unavailable, try again later";
-	if (refusal != NULL) {
-		smtp_reply(s, "%s", refusal);
-		s->discard_left = size;
-		if (refusal[0] == '5')
-			smtp_error_limit(s);
-		return;
-	}
-	s->chunk_left = size;
-	s->chunk_last = last;
-	if (s->tx->fd >= 0) {
-		smtp_set_state(s, SMTP_S_BDAT);
-		return;
-	}
-	/* First chunk: the spool file comes first. */
-	s->tx->chunking = true;
-	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
-	smtp_wait(s, SMTP_WAIT_OPEN);
-}
-
-static void
 smtp_cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	(void)cmd;
@@ -903,331 +751,10 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 	smtp_error_limit(s);
 }
 
-/* --- DATA
- * ------------------------------------------------------------------------ */
-
-static void
-smtp_rfc5322_date(char *out, size_t outsz)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	/* RFC 5322 3.3; the C locale gives English names. */
-	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
-/* Writes buffered message bytes to the spool file. A failure is kept and
- * reported at the end of DATA; the rest of the message is still read. */
-static void
-smtp_spool_flush(struct smtp_tx *tx)
-{
-	const char *p = buf_data(&tx->out);
-	size_t left = buf_len(&tx->out);
-
-	while (left > 0 && !tx->write_failed) {
-		ssize_t n = write(tx->fd, p, left);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tx->write_failed = true;
-			tx->write_errno = errno;
-			break;
-		}
-		p += n;
-		left -= (size_t)n;
-		tx->written += (uint64_t)n;
-	}
-	buf_clear(&tx->out);
-}
-
-/* Return-Path (RFC 5321 4.4: added at final delivery) and our Received:
- * trace header (RFC 5321 4.4, RFC 3848 protocol names). */
-static void
-smtp_trace_headers(struct smtp_session *s)
-{
-	struct smtp_tx *tx = s->tx;
-	const struct config *cfg = s->srv->cfg;
-	bool tls = conn_is_tls(s->conn);
-	char date[64];
-	int rc;
-
-	smtp_rfc5322_date(date, sizeof(date));
-	rc = buf_printf(&tx->out, "Return-Path: <%s>\n", tx->sender);
-	tx->body_offset = buf_len(&tx->out);
-	rc |= buf_printf(&tx->out,
-	                 "Received: from %s ([%s])\n\tby %s "
-	                 "(postern) with %s%s",
-	                 s->helo[0] != '\0' ? s->helo : "unknown", s->addr,
-	                 cfg->hostname, s->esmtp ? "ESMTP" : "SMTP",
-	                 tls && s->esmtp ? "S" : "");
-	if (tls)
-		rc |= buf_printf(&tx->out, "\n\t(%s cipher %s)",
-		                 conn_tls_version(s->conn),
-		                 conn_tls_cipher(s->conn));
-	rc |= buf_printf(&tx->out, " id %s", tx->qid);
-	if (tx->naccepted == 1)
-		rc |= buf_printf(&tx->out, "\n\tfor <%s>", tx->first_rcpt);
-	rc |= buf_printf(&tx->out, ";\n\t%s\n", date);
-	if (rc != 0)
-		panic("trace headers exceed the spool buffer");
-}
-
-static void
-smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
-{
-	struct smtp_tx *tx = s->tx;
-	struct ipc_in in;
-	char *qid;
-
-	ipc_in_init(&in, msg);
-	qid = ipc_get_str(&in);
-	ipc_in_end(&in);
-	if (msg->fd < 0 || qid[0] == '\0') {
-		free(qid);
-		if (msg->fd >= 0)
-			close(msg->fd);
-		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
-		              "message now");
-		if (tx->chunking) {
-			s->discard_left = s->chunk_left;
-			smtp_tx_reset(s);
-		}
-		return;
-	}
-	str_copy(tx->qid, sizeof(tx->qid), qid);
-	free(qid);
-	tx->fd = msg->fd;
-	conn_set_timeout(s->conn, s->srv->cfg->smtp_data_timeout_ms);
-	if (tx->chunking) {
-		smtp_data_init_chunked(&tx->data, s->srv->cfg->max_message_size,
-		                       s->srv->cfg->smtp_max_hops);
-		smtp_trace_headers(s);
-		smtp_set_state(s, SMTP_S_BDAT);
-		return;
-	}
-	smtp_data_init(&tx->data, s->srv->cfg->max_message_size,
-	               s->srv->cfg->smtp_max_hops);
-	smtp_trace_headers(s);
-	smtp_set_state(s, SMTP_S_DATA);
-	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-}
-
-/*
- * RFC 5321 6.3: a message that already went through one of the aliases
- * it is now being delivered through carries that alias's Delivered-To:
- * header (the queue adds one per alias delivery) and is looping. Reads
- * the header section back from the spool file (bounded; it is in the page
- * cache) only when some target came from an alias.
- */
-static bool
-smtp_alias_loop(const struct smtp_tx *tx)
-{
-	char head[64 * 1024];
-	ssize_t n;
-	const char *p, *end;
-	bool any = false;
-
-	for (size_t i = 0; i < tx->nrcpts; i++)
-		any |= tx->rcpts[i].delivered_to != NULL;
-	if (!any || tx->fd < 0)
-		return false;
-	n = pread(tx->fd, head, sizeof(head), (off_t)tx->body_offset);
-	if (n <= 0)
-		return false;
-	end = head + n;
-	for (p = head; p < end && *p != '\n';) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t len =
-		        eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
-		const char *v = p + 13;
-
-		if (len > 13 && str_has_prefix_ci(p, len, "Delivered-To:")) {
-			size_t vlen = len - 13;
-
-			while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-				v++;
-				vlen--;
-			}
-			while (vlen > 0 &&
-			       (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-				vlen--;
-			for (size_t i = 0; i < tx->nrcpts; i++) {
-				const char *d = tx->rcpts[i].delivered_to;
-
-				if (d != NULL && str_eq_ci(v, vlen, d))
-					return true;
-			}
-		}
-		if (eol == NULL)
-			break;
-		p = eol + 1;
-	}
-	return false;
-}
-
-/* Decides the fate of a complete message: refuse it, or commit it. */
-static void
-smtp_data_end(struct smtp_session *s)
-{
-	struct smtp_tx *tx = s->tx;
-	const char *refusal = NULL;
-	struct ipc_out o;
-
-	conn_set_timeout(s->conn, s->srv->cfg->smtp_command_timeout_ms);
-	smtp_spool_flush(tx);
-	/* Bare CR/LF, size, hop count (data.h), then postern's own rules. */
-	refusal = smtp_data_reply(&tx->data);
-	if (refusal != NULL)
-		goto refuse;
-	if (tx->data.has_nul)
-		refusal = "550 5.6.0 Message contains NUL characters";
-	else if (smtp_alias_loop(tx))
-		refusal = "554 5.4.6 Mail loop: this message has been "
-		          "delivered through these aliases before";
-	else if (tx->write_failed)
-		refusal = tx->write_errno == ENOSPC || tx->write_errno == EDQUOT
-		                  ? "452 4.3.1 Insufficient system storage"
-		                  : "451 4.3.0 Local error in processing";
-	else if (s->srv->queue == NULL)
-		refusal = "451 4.3.0 Queue unavailable, try again later";
-	if (refusal != NULL) {
-refuse:
-		smtp_reply(s, "%s", refusal);
-		log_info("session=%016llx msg=%s event=refused reply=\"%.9s\"",
-		         (unsigned long long)s->id, tx->qid, refusal);
-		smtp_tx_reset(s);
-		return;
-	}
-	ipc_out_init(&o);
-	ipc_put_str(&o, tx->qid);
-	ipc_put_u64(&o, tx->written);
-	ipc_put_u64(&o, tx->body_offset);
-	ipc_put_str(&o, tx->sender);
-	ipc_put_u8(&o, tx->mail.ret == SMTP_RET_FULL   ? ENVELOPE_RET_FULL
-	               : tx->mail.ret == SMTP_RET_HDRS ? ENVELOPE_RET_HDRS
-	                                               : ENVELOPE_RET_DEFAULT);
-	ipc_put_str(&o, tx->mail.has_envid ? tx->mail.envid : "");
-	ipc_put_u8(&o, (tx->mail.smtputf8 ? QUEUE_F_SMTPUTF8 : 0) |
-	                       (tx->mail.body == SMTP_BODY_8BITMIME ||
-	                                        tx->data.has_8bit
-	                                ? QUEUE_F_8BIT
-	                                : 0));
-	ipc_put_u32(&o, (uint32_t)tx->nrcpts);
-	for (size_t i = 0; i < tx->nrcpts; i++) {
-		const struct smtp_rcpt *r = &tx->rcpts[i];
-
-		ipc_put_u8(&o, r->mailbox != NULL ? QUEUE_RCPT_LOCAL
-		                                  : QUEUE_RCPT_REMOTE);
-		ipc_put_str(&o, r->address);
-		ipc_put_str(&o, r->mailbox);
-		ipc_put_u32(&o, r->notify);
-		ipc_put_str(&o, r->orcpt);
-		ipc_put_str(&o, r->delivered_to);
-	}
-	ipc_send_out(s->srv->queue, MSG_QUEUE_COMMIT, s->id, -1, &o);
-	ipc_out_deinit(&o);
-	smtp_wait(s, SMTP_WAIT_COMMIT);
-}
-
-static void
-smtp_data_committed(struct smtp_session *s, const struct ipc_msg *msg)
-{
-	struct smtp_tx *tx = s->tx;
-	struct ipc_in in;
-	uint8_t status;
-	char *text;
-
-	ipc_in_init(&in, msg);
-	status = ipc_get_u8(&in);
-	text = ipc_get_str(&in);
-	ipc_in_end(&in);
-	/* The queue owns the file now, whatever the outcome. */
-	close(tx->fd);
-	tx->fd = -1;
-	if (status == QUEUE_STATUS_OK) {
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->qid);
-		log_info("session=%016llx msg=%s event=accepted from=<%s> "
-		         "nrcpt=%zu size=%llu",
-		         (unsigned long long)s->id, tx->qid, tx->sender,
-		         tx->nrcpts, (unsigned long long)tx->written);
-		s->transactions++;
-	} else {
-		smtp_reply(s, "%s",
-		           text[0] != '\0' ? text : "451 4.3.0 Local error");
-	}
-	free(text);
-	smtp_tx_reset(s);
-	if (s->srv->stopping) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down",
-		           s->srv->cfg->hostname);
-		smtp_session_end(s);
-	}
-}
-
-/* Feeds DATA bytes from the input buffer. Returns true when the end of
- * data was reached. */
-static bool
-smtp_data_input(struct smtp_session *s)
-{
-	struct smtp_tx *tx = s->tx;
-	struct buf *in = conn_input(s->conn);
-
-	while (buf_len(in) > 0) {
-		size_t used = 0;
-		enum smtp_data_result r = smtp_data_feed(
-		        &tx->data, buf_data(in), buf_len(in), &used, &tx->out);
-
-		buf_consume(in, used);
-		if (buf_room(&tx->out) == 0 || r == SMTP_DATA_DONE)
-			smtp_spool_flush(tx);
-		if (r == SMTP_DATA_DONE) {
-			smtp_data_end(s);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Feeds the current BDAT chunk's octets. Returns true when the chunk is
- * complete (answered, or the message committed after LAST). */
-static bool
-smtp_chunk_input(struct smtp_session *s)
-{
-	struct smtp_tx *tx = s->tx;
-	struct buf *in = conn_input(s->conn);
-
-	while (s->chunk_left > 0 && buf_len(in) > 0) {
-		size_t n = buf_len(in), used = 0;
-
-		if (n > s->chunk_left)
-			n = (size_t)s->chunk_left;
-		if (smtp_data_feed(&tx->data, buf_data(in), n, &used,
-		                   &tx->out) == SMTP_DATA_DONE)
-			panic("smtp: chunked data reported an end marker");
-		buf_consume(in, used);
-		s->chunk_left -= used;
-		if (buf_room(&tx->out) < 2)
-			smtp_spool_flush(tx);
-	}
-	if (s->chunk_left > 0)
-		return false;
-	if (s->chunk_last) {
-		smtp_data_finish(&tx->data);
-		smtp_data_end(s);
-		return true;
-	}
-	smtp_set_state(s, SMTP_S_RCPT);
-	smtp_reply(s, "250 2.0.0 Chunk accepted, %llu octets so far",
-	           (unsigned long long)tx->data.size);
-	return true;
-}
-
 /* --- the input loop
  * ------------------------------------------------------------------ */
 
-static void
+void
 smtp_session_process(struct smtp_session *s)
 {
 	struct buf *in = conn_input(s->conn);
