@@ -403,6 +403,7 @@ store_account_close(struct store_account **acctp)
 		panic("store: account %s/%s closed with %s still open",
 		      acct->domain, acct->local,
 		      acct->mailboxes != NULL ? "mailboxes" : "deliveries");
+	free(acct->batch_paths);
 	store_index_read_end(acct);
 	store_index_close(acct);
 	if (acct->inotify_fd >= 0)

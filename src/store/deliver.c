@@ -33,8 +33,6 @@
 
 struct store_delivery {
 	struct store_account *acct;
-	struct store_delivery *next; /* in acct->batch while it is open */
-	bool in_batch;
 	bool undone;
 	int64_t mbox;
 	char dir[STORE_NAME_MAX + 1];
@@ -96,25 +94,38 @@ store_batch_begin(struct store_account *acct, const char **error_r)
 	return r;
 }
 
-/* Removes the new/ entries of the batch's deliveries (their rows went
- * with the rolled-back transaction). */
+/* Removes the new/ entries made in the batch (their rows went with the
+ * rolled-back transaction); an entry undone already is simply gone. */
 static void
 batch_unlink_all(struct store_account *acct)
 {
-	for (struct store_delivery *d = acct->batch; d != NULL; d = d->next) {
-		char path[STORE_PATH_MAX];
-
-		d->in_batch = false;
-		if (d->undone)
-			continue;
-		d->undone = true;
-		if (store_path(path, sizeof(path), d->dir, "new", d->base) ==
-		            0 &&
-		    unlinkat(acct->root_fd, path, 0) < 0 && errno != ENOENT)
+	for (size_t i = 0; i < acct->nbatch; i++) {
+		if (unlinkat(acct->root_fd, acct->batch_paths[i], 0) < 0 &&
+		    errno != ENOENT)
 			log_err_errno("account=%s/%s unlink %s", acct->domain,
-			              acct->local, path);
+			              acct->local, acct->batch_paths[i]);
 	}
-	acct->batch = NULL;
+}
+
+static void
+batch_forget(struct store_account *acct)
+{
+	for (size_t i = 0; i < acct->nbatch; i++)
+		free(acct->batch_paths[i]);
+	acct->nbatch = 0;
+}
+
+static void
+batch_note(struct store_account *acct, const char *path)
+{
+	if (acct->nbatch == acct->batch_cap) {
+		acct->batch_cap =
+		        acct->batch_cap == 0 ? 16 : acct->batch_cap * 2;
+		acct->batch_paths =
+		        xrealloc(acct->batch_paths,
+		                 acct->batch_cap * sizeof(*acct->batch_paths));
+	}
+	acct->batch_paths[acct->nbatch++] = xstrdup(path);
 }
 
 enum store_result
@@ -126,14 +137,10 @@ store_batch_commit(struct store_account *acct, const char **error_r)
 		panic("store: commit without a batch");
 	acct->batch_open = false;
 	r = store_index_commit(acct, error_r);
-	if (r != STORE_OK) {
+	if (r != STORE_OK)
 		batch_unlink_all(acct);
-		return r;
-	}
-	for (struct store_delivery *d = acct->batch; d != NULL; d = d->next)
-		d->in_batch = false;
-	acct->batch = NULL;
-	return STORE_OK;
+	batch_forget(acct);
+	return r;
 }
 
 void
@@ -144,6 +151,7 @@ store_batch_rollback(struct store_account *acct)
 	acct->batch_open = false;
 	store_index_rollback(acct);
 	batch_unlink_all(acct);
+	batch_forget(acct);
 }
 
 /* --- delivery
@@ -319,9 +327,12 @@ store_deliver(struct store_account *acct, const char *mailbox,
 	d->acct = acct;
 	d->mbox = row.id;
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
-	d->in_batch = true;
-	d->next = acct->batch;
-	acct->batch = d;
+	{
+		char path[STORE_PATH_MAX];
+
+		store_path(path, sizeof(path), d->dir, "new", d->base);
+		batch_note(acct, path);
+	}
 	acct->ndeliveries++;
 	*delivery_r = d;
 	return STORE_OK;
@@ -394,15 +405,6 @@ store_delivery_free(struct store_delivery **dp)
 
 	if (d == NULL)
 		return;
-	if (d->in_batch) {
-		for (struct store_delivery **pp = &d->acct->batch; *pp != NULL;
-		     pp = &(*pp)->next) {
-			if (*pp == d) {
-				*pp = d->next;
-				break;
-			}
-		}
-	}
 	d->acct->ndeliveries--;
 	free(d);
 	*dp = NULL;

@@ -256,6 +256,18 @@ struct store_uid_range {
 	uint32_t hi;
 };
 
+/* Cached header fields, indexes of store_msg_meta.hdr[]. */
+enum store_hdr {
+	STORE_HDR_DATE,
+	STORE_HDR_SUBJECT,
+	STORE_HDR_FROM,
+	STORE_HDR_TO,
+	STORE_HDR_CC,
+	STORE_HDR_MESSAGE_ID,
+	STORE_HDR_REFERENCES,
+	STORE_HDR_COUNT,
+};
+
 /* One message's metadata. Strings are borrowed: valid during the callback
  * only. Cached strings are NULL when not cached (or not asked for). */
 struct store_msg_meta {
@@ -270,18 +282,7 @@ struct store_msg_meta {
 	const char *body;          /* BODY (no extension data) */
 	/* Unfolded raw header values (SORT, THREAD, SEARCH): Date, Subject,
 	 * From, To, Cc, Message-ID, References. */
-	const char *hdr[7];
-};
-
-enum store_hdr {
-	STORE_HDR_DATE,
-	STORE_HDR_SUBJECT,
-	STORE_HDR_FROM,
-	STORE_HDR_TO,
-	STORE_HDR_CC,
-	STORE_HDR_MESSAGE_ID,
-	STORE_HDR_REFERENCES,
-	STORE_HDR_COUNT,
+	const char *hdr[STORE_HDR_COUNT];
 };
 
 /* What store_fetch_meta() reads beyond the always-present numbers. */
@@ -489,8 +490,8 @@ store_deliver(struct store_account *acct, const char *mailbox,
               struct store_delivery **delivery_r, const char **error_r)
         __attribute__((warn_unused_result));
 /* Commits the batch. On failure the whole batch is rolled back and the
- * files linked for it are removed (each delivery counts as undone):
- * TEMPFAIL. */
+ * files linked for it are removed, whether or not their records are
+ * still held (undoing them again is harmless): TEMPFAIL. */
 enum store_result store_batch_commit(struct store_account *acct,
                                      const char **error_r)
         __attribute__((warn_unused_result));
@@ -507,7 +508,8 @@ enum store_result store_delivery_undo(struct store_delivery *delivery,
                                       const char **error_r);
 /* The UID given to the message. */
 uint32_t store_delivery_uid(const struct store_delivery *delivery);
-/* Frees the record (not the message); clears *deliveryp. */
+/* Frees the record (not the message; a failing batch still removes its
+ * entry); clears *deliveryp. Records go before their account. */
 void store_delivery_free(struct store_delivery **deliveryp);
 
 #endif

@@ -192,7 +192,10 @@ struct store_account {
 	unsigned txn_depth;
 	bool read_txn;
 	bool batch_open;
-	struct store_delivery *batch;    /* deliveries of the open batch */
+	/* new/ entries made in the open batch, to remove if it fails
+	 * (whether or not the caller still holds their records). */
+	char **batch_paths;
+	size_t nbatch, batch_cap;
 	unsigned ndeliveries;            /* live delivery records */
 	struct store_mailbox *mailboxes; /* open handles */
 	int inotify_fd;

@@ -802,6 +802,15 @@ test_batch_undo(void **state)
 	assert_int_equal(count_files(t->inbox, "new"), 0);
 	assert_int_equal(store_delivery_undo(d3, &error), STORE_OK);
 	store_delivery_free(&d3);
+	/* Also when the caller freed its record at once. */
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	path = spool(t, msgs[2]);
+	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[2]), 0,
+	                               &d3, &error),
+	                 STORE_OK);
+	store_delivery_free(&d3);
+	store_batch_rollback(acct);
+	assert_int_equal(count_files(t->inbox, "new"), 0);
 
 	mbox = open_mbox(acct, "INBOX");
 	fetch_all(mbox, &ms);
