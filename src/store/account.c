@@ -163,7 +163,7 @@ account_root_open(struct store_account *acct, bool create, const char **error_r)
 }
 
 static void
-store_index_unlink_aux(struct store_account *acct)
+account_index_unlink_aux(struct store_account *acct)
 {
 	static const char *const aux[] = {STORE_INDEX_FILE "-wal",
 	                                  STORE_INDEX_FILE "-shm"};
@@ -178,7 +178,7 @@ store_index_unlink_aux(struct store_account *acct)
 /* Makes an empty index file readable by its owner only (SQLite would
  * follow the umask); the WAL and shared-memory files copy its mode. */
 static void
-store_index_create_file(struct store_account *acct)
+account_index_create_file(struct store_account *acct)
 {
 	int fd = openat(acct->root_fd, STORE_INDEX_FILE,
 	                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -221,17 +221,17 @@ account_index_replace(struct store_account *acct, bool corrupt,
 			    errno != ENOENT)
 				log_err_errno("account=%s/%s rename index",
 				              acct->domain, acct->local);
-			store_index_unlink_aux(acct);
+			account_index_unlink_aux(acct);
 			unlinkat(acct->root_fd, STORE_REBUILD_FILE, 0);
-			store_index_create_file(acct);
+			account_index_create_file(acct);
 			r = store_index_open(acct, error_r);
 		}
 	} else if (fstatat(acct->root_fd, STORE_INDEX_FILE, &st, 0) < 0 &&
 	           errno == ENOENT) {
 		/* A WAL outliving its database would be replayed into
 		 * the new one. */
-		store_index_unlink_aux(acct);
-		store_index_create_file(acct);
+		account_index_unlink_aux(acct);
+		account_index_create_file(acct);
 		r = store_index_open(acct, error_r);
 	} else {
 		r = store_index_open(acct, error_r);

@@ -5,7 +5,7 @@
  *
  * Each change is one write transaction: the files are renamed, linked or
  * removed first, then the rows follow, all under the index's write lock
- * (store_priv.h says why that keeps scans honest). The changed messages
+ * (maildir.c says why that keeps scans honest). The changed messages
  * share one new modseq per call. Callbacks run after the commit.
  */
 #include "store/store_priv.h"
@@ -21,6 +21,15 @@
 
 #include "core/xalloc.h"
 #include "log/log.h"
+
+/* A UID or modseq could not be given: postern-uidlist could not be
+ * written, or the UID space is spent. */
+static enum store_result
+store_reserve_fail(struct store_account *acct, const char **error_r)
+{
+	*error_r = store_errorf(acct, "reserve UIDs: %s", strerror(errno));
+	return STORE_TEMPFAIL;
+}
 
 /* --- metadata ------------------------------------------------------------- */
 
@@ -459,7 +468,7 @@ store_set_flags(struct store_mailbox *mbox,
 		if (modseq == 0 &&
 		    store_index_mbox_next_modseq(acct, mbox->dir, &row,
 		                                 &modseq) < 0) {
-			r = store_index_fail(acct, "modseq", error_r);
+			r = store_reserve_fail(acct, error_r);
 			break;
 		}
 		if (store_maildir_msg_rename(acct, mbox->dir, m, nf, nk) < 0) {
@@ -537,7 +546,7 @@ store_expunge(struct store_mailbox *mbox, const struct store_uid_range *ranges,
 		if (modseq == 0 &&
 		    store_index_mbox_next_modseq(acct, mbox->dir, &row,
 		                                 &modseq) < 0) {
-			r = store_index_fail(acct, "modseq", error_r);
+			r = store_reserve_fail(acct, error_r);
 			break;
 		}
 		/* The file first: if the commit then fails, the row of a
@@ -680,7 +689,7 @@ copy_expunge_sources(struct store_mailbox *src, struct store_mbox_row *srow,
 	if (ndone == 0)
 		return STORE_OK;
 	if (store_index_mbox_next_modseq(acct, src->dir, srow, &modseq) < 0)
-		return store_index_fail(acct, "modseq", error_r);
+		return store_reserve_fail(acct, error_r);
 	for (size_t i = 0; i < rs->n && j < ndone; i++) {
 		if (rs->rows[i].uid != done[j].src_uid)
 			continue;
@@ -747,7 +756,7 @@ store_copy(struct store_mailbox *src, const struct store_uid_range *ranges,
 		r = copy_check_quota(acct, &rs, quota, error_r);
 	if (r == STORE_OK && rs.n > 0 &&
 	    store_index_mbox_next_modseq(acct, ddir, dp, &modseq) < 0)
-		r = store_index_fail(acct, "modseq", error_r);
+		r = store_reserve_fail(acct, error_r);
 	store_guard_begin(acct, src->dir, &srow, &sguard);
 	store_guard_begin(acct, ddir, dp, &dguard);
 	done = xcalloc(rs.n + 1, sizeof(*done));
