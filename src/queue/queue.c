@@ -37,13 +37,15 @@
 #include "core/msg.h"
 #include "core/str.h"
 #include "core/xalloc.h"
-#include "delivery/maildir.h"
+#include "store/store.h"
 #include "queue/envelope.h"
 #include "log/log.h"
 
 #define QUEUE_MAX_CLIENTS 256
 #define QUEUE_MAX_RCPTS   100000
 #define QUEUE_ID_LEN      16
+/* Store accounts kept open between flush cycles. */
+#define QUEUE_MAX_ACCOUNTS 128
 
 enum spool_stage {
 	SPOOL_OPEN,    /* handed to a session, being written */
@@ -56,7 +58,19 @@ struct spool_rcpt {
 	char *mailbox;      /* "domain/local" */
 	char *delivered_to; /* alias address, or NULL */
 	int variant;        /* the spool_variant delivered, or -1: the file */
-	char *link;         /* the Maildir path once linked */
+	uint64_t quota;     /* the account's quota, 0: none */
+	struct queue_acct *acct;         /* once delivered */
+	struct store_delivery *delivery; /* once delivered */
+};
+
+/* An open store account, kept between cycles (bounded cache). */
+struct queue_acct {
+	struct queue_acct *next;
+	char *key; /* "domain/local" */
+	struct store_account *acct;
+	unsigned refs; /* delivery records held */
+	bool in_batch; /* store_batch_begin done this cycle */
+	bool failed;   /* its batch commit failed this cycle */
 };
 
 /* A copy of the message with a Delivered-To: header (RFC 5321 6.3 loop
@@ -100,6 +114,9 @@ struct queue_state {
 	struct spool_file *written, **written_tail;
 	struct spool_file *linked, **linked_tail;
 	struct loop_timer *cycle;
+	struct store *store;
+	struct queue_acct *accts;
+	unsigned naccts;
 	int spool_fd; /* spool/ directory, for syncfs */
 	int mail_fd;  /* mail/ directory, if on another file system */
 	bool stopping;
@@ -136,6 +153,17 @@ spool_unlink(struct spool_file *f)
 	f->unlinked = true;
 }
 
+/* Frees a recipient's delivery record; the account may then be closed. */
+static void
+spool_rcpt_release(struct spool_rcpt *r)
+{
+	if (r->delivery == NULL)
+		return;
+	store_delivery_free(&r->delivery);
+	r->acct->refs--;
+	r->acct = NULL;
+}
+
 static void
 spool_file_free(struct spool_file *f)
 {
@@ -146,7 +174,7 @@ spool_file_free(struct spool_file *f)
 		free(f->rcpts[i].address);
 		free(f->rcpts[i].mailbox);
 		free(f->rcpts[i].delivered_to);
-		free(f->rcpts[i].link);
+		spool_rcpt_release(&f->rcpts[i]);
 	}
 	free(f->rcpts);
 	for (size_t i = 0; i < f->nvariants; i++) {
@@ -264,6 +292,17 @@ queue_abort(struct queue_client *c, const struct ipc_msg *msg)
 }
 
 /* --- commit ------------------------------------------------------------- */
+
+/* "domain/local" from the smtp role: two non-empty parts; the store
+ * checks the names themselves. */
+static bool
+queue_mailbox_valid(const char *mailbox)
+{
+	const char *slash = strchr(mailbox, '/');
+
+	return slash != NULL && slash != mailbox && slash[1] != '\0' &&
+	       strchr(slash + 1, '/') == NULL;
+}
 
 /* Writes `len` bytes, all of them. */
 static int
@@ -403,14 +442,15 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		uint32_t notify = ipc_get_u32(&in);
 		char *orcpt = ipc_get_str(&in);
 		char *delivered_to = ipc_get_str(&in);
+		uint64_t quota = ipc_get_u64(&in);
 
-		if (kind == QUEUE_RCPT_LOCAL &&
-		    maildir_mailbox_valid(mailbox)) {
+		if (kind == QUEUE_RCPT_LOCAL && queue_mailbox_valid(mailbox)) {
 			struct spool_rcpt *r = &f->rcpts[f->nrcpts++];
 
 			r->address = address;
 			r->mailbox = mailbox;
 			r->variant = -1;
+			r->quota = quota;
 			if (delivered_to[0] != '\0')
 				r->delivered_to = delivered_to;
 			else
@@ -480,16 +520,20 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 
 /* --- the flush cycle ------------------------------------------------------ */
 
-/* Removes the entries made for `f` in mailboxes and the queue (delivery
- * failed before the 250, so none must survive to be delivered twice). */
+/* Removes what was made for `f` in mailboxes and the queue (delivery
+ * failed before the 250, so none of it must survive to be delivered
+ * twice). */
 static void
 spool_unlink_links(struct spool_file *f)
 {
 	for (size_t i = 0; i < f->nrcpts; i++) {
-		if (f->rcpts[i].link != NULL && unlink(f->rcpts[i].link) < 0)
-			log_err_errno("msg=%s unlink %s", f->id,
-			              f->rcpts[i].link);
-		XFREE(f->rcpts[i].link);
+		const char *err = NULL;
+
+		if (f->rcpts[i].delivery != NULL &&
+		    store_delivery_undo(f->rcpts[i].delivery, &err) != STORE_OK)
+			log_err("msg=%s event=undo-failed mailbox=%s %s", f->id,
+			        f->rcpts[i].mailbox, err != NULL ? err : "");
+		spool_rcpt_release(&f->rcpts[i]);
 	}
 	if (f->queued) {
 		char path[64];
@@ -562,41 +606,162 @@ spool_enqueue(struct spool_file *f)
 	return rc;
 }
 
-/* Links the flushed spool file into every local recipient's new/, and
- * queues it for the remote ones. */
+/* The open account for "domain/local", opening (and creating) it if
+ * needed; NULL with *error_r on failure. */
+static struct queue_acct *
+queue_account(const char *mailbox, const char **error_r)
+{
+	struct queue_acct *a;
+	char *domain, *local;
+	enum store_result r;
+
+	for (a = q.accts; a != NULL; a = a->next) {
+		if (strcmp(a->key, mailbox) == 0)
+			return a;
+	}
+	a = xmalloc(sizeof(*a));
+	a->key = xstrdup(mailbox);
+	domain = xstrdup(mailbox);
+	local = strchr(domain, '/');
+	*local++ = '\0';
+	r = store_account_open(q.store, domain, local, STORE_OPEN_CREATE,
+	                       &a->acct, error_r);
+	free(domain);
+	if (r != STORE_OK) {
+		free(a->key);
+		free(a);
+		return NULL;
+	}
+	a->next = q.accts;
+	q.accts = a;
+	q.naccts++;
+	return a;
+}
+
+static void
+queue_account_close(struct queue_acct **pp)
+{
+	struct queue_acct *a = *pp;
+
+	*pp = a->next;
+	store_account_close(&a->acct);
+	free(a->key);
+	free(a);
+	q.naccts--;
+}
+
+/* Keeps at most QUEUE_MAX_ACCOUNTS open between cycles; an account whose
+ * batch failed is reopened next time (its handle may be stale). */
+static void
+queue_accounts_trim(void)
+{
+	struct queue_acct **pp = &q.accts;
+
+	while (*pp != NULL) {
+		struct queue_acct *a = *pp;
+
+		if (a->refs == 0 &&
+		    (a->failed || q.naccts > QUEUE_MAX_ACCOUNTS))
+			queue_account_close(pp);
+		else
+			pp = &a->next;
+	}
+}
+
+/* The reply for a delivery the store refused. */
+static const char *
+queue_store_reply(enum store_result r, int err, const struct spool_rcpt *rc,
+                  uint64_t size)
+{
+	if (r == STORE_OVERQUOTA)
+		/* RFC 3463 X.2.2: permanent only when it can never fit. */
+		return rc->quota != 0 && size > rc->quota
+		               ? "552 5.2.2 Mailbox full: the message is "
+		                 "larger "
+		                 "than the recipient's quota"
+		               : "452 4.2.2 Mailbox full, try again later";
+	if (r == STORE_TEMPFAIL && (err == ENOSPC || err == EDQUOT))
+		return "452 4.3.1 Insufficient system storage";
+	return "451 4.3.0 Local error in processing";
+}
+
+/* Delivers the flushed spool file into every local recipient's INBOX
+ * (inside this cycle's batch of its account), and queues it for the
+ * remote ones. On failure *reply_r says what to answer. */
 static int
-spool_link(struct spool_file *f, const char *hostname)
+spool_deliver(struct spool_file *f, const char **reply_r)
 {
 	char src[64];
 
 	spool_path(src, sizeof(src), f->id);
 	for (size_t i = 0; i < f->nrcpts; i++) {
-		char name[256];
+		struct spool_rcpt *rc = &f->rcpts[i];
+		const struct spool_variant *v =
+		        rc->variant >= 0 ? &f->variants[rc->variant] : NULL;
+		uint64_t size = v != NULL ? v->size : f->size;
+		const char *err = NULL;
+		struct queue_acct *a = queue_account(rc->mailbox, &err);
+		enum store_result r = a != NULL ? STORE_OK : STORE_TEMPFAIL;
 
-		if (maildir_ensure(f->rcpts[i].mailbox) < 0) {
-			log_err_errno("msg=%s mailbox=%s create", f->id,
-			              f->rcpts[i].mailbox);
+		if (a != NULL && !a->in_batch) {
+			r = store_batch_begin(a->acct, &err);
+			a->in_batch = r == STORE_OK;
+			if (r != STORE_OK)
+				a->failed = true;
+		}
+		if (r == STORE_OK)
+			r = store_deliver(a->acct, "INBOX",
+			                  v != NULL ? v->path : src, size,
+			                  rc->quota, &rc->delivery, &err);
+		if (r != STORE_OK) {
+			int e = errno;
+
+			log_info("msg=%s event=deliver-failed mailbox=%s "
+			         "result=%s %s",
+			         f->id, rc->mailbox, store_result_str(r),
+			         err != NULL ? err : "");
+			*reply_r = queue_store_reply(r, e, rc, size);
 			return -1;
 		}
-		const struct spool_variant *v =
-		        f->rcpts[i].variant >= 0
-		                ? &f->variants[f->rcpts[i].variant]
-		                : NULL;
+		rc->acct = a;
+		a->refs++;
+	}
+	if (f->env != NULL && spool_enqueue(f) < 0) {
+		*reply_r = errno == ENOSPC || errno == EDQUOT
+		                   ? "452 4.3.1 Insufficient system storage"
+		                   : "451 4.3.0 Local error in processing";
+		return -1;
+	}
+	return 0;
+}
 
-		maildir_unique_name(name, sizeof(name), hostname,
-		                    v != NULL ? v->size : f->size);
-		f->rcpts[i].link =
-		        xasprintf("mail/%s/new/%s", f->rcpts[i].mailbox, name);
-		if (link(v != NULL ? v->path : src, f->rcpts[i].link) < 0) {
-			log_err_errno("msg=%s link %s", f->id,
-			              f->rcpts[i].link);
-			XFREE(f->rcpts[i].link);
-			return -1;
+/* Commits every account batch opened this cycle. A failed commit has
+ * removed its new/ entries; every message with a recipient there fails. */
+static void
+queue_commit_batches(void)
+{
+	for (struct queue_acct *a = q.accts; a != NULL; a = a->next) {
+		const char *err = NULL;
+
+		if (!a->in_batch)
+			continue;
+		a->in_batch = false;
+		if (store_batch_commit(a->acct, &err) != STORE_OK) {
+			log_err("event=batch-commit-failed account=%s %s",
+			        a->key, err != NULL ? err : "");
+			a->failed = true;
 		}
 	}
-	if (f->env != NULL)
-		return spool_enqueue(f);
-	return 0;
+}
+
+static bool
+spool_in_failed_batch(const struct spool_file *f)
+{
+	for (size_t i = 0; i < f->nrcpts; i++) {
+		if (f->rcpts[i].acct != NULL && f->rcpts[i].acct->failed)
+			return true;
+	}
+	return false;
 }
 
 /* Answers the session and forgets the spool file. The spool name goes
@@ -629,7 +794,7 @@ static void
 queue_cycle(void *arg)
 {
 	struct spool_file *linked = q.linked, *written = q.written;
-	const char *hostname = q.role->cfg->hostname;
+	struct spool_file *delivered = NULL, **tail = &delivered;
 	bool ok;
 
 	(void)arg;
@@ -641,6 +806,7 @@ queue_cycle(void *arg)
 	ok = queue_flush() == 0;
 	if (!ok)
 		log_err_errno("event=flush-failed");
+	/* Batch k-1: its entries and index commit are now on disk. */
 	while (linked != NULL) {
 		struct spool_file *f = linked;
 
@@ -654,26 +820,38 @@ queue_cycle(void *arg)
 		}
 		for (size_t i = 0; i < f->nrcpts; i++)
 			log_info("msg=%s event=delivered to=<%s> mailbox=%s "
-			         "size=%llu",
+			         "uid=%u size=%llu",
 			         f->id, f->rcpts[i].address,
 			         f->rcpts[i].mailbox,
+			         store_delivery_uid(f->rcpts[i].delivery),
 			         (unsigned long long)f->size);
 		spool_done(f, QUEUE_STATUS_OK, "");
 	}
+	/* Batch k: its data is on disk; deliver it into the store. */
 	while (written != NULL) {
 		struct spool_file *f = written;
+		const char *reply = "451 4.3.0 Local error: could not flush "
+		                    "the message to disk";
 
 		written = f->next_io;
-		if (!ok || spool_link(f, hostname) < 0) {
-			int err = errno;
+		if (!ok || spool_deliver(f, &reply) < 0) {
+			spool_unlink_links(f);
+			spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
+			continue;
+		}
+		f->next_io = NULL;
+		*tail = f;
+		tail = &f->next_io;
+	}
+	queue_commit_batches();
+	while (delivered != NULL) {
+		struct spool_file *f = delivered;
 
+		delivered = f->next_io;
+		if (spool_in_failed_batch(f)) {
 			spool_unlink_links(f);
 			spool_done(f, QUEUE_STATUS_TEMPFAIL,
-			           err == ENOSPC || err == EDQUOT
-			                   ? "452 4.3.1 Insufficient system "
-			                     "storage"
-			                   : "451 4.3.0 Local error in "
-			                     "processing");
+			           "451 4.3.0 Local error in processing");
 			continue;
 		}
 		f->stage = SPOOL_LINKED;
@@ -681,6 +859,9 @@ queue_cycle(void *arg)
 		*q.linked_tail = f;
 		q.linked_tail = &f->next_io;
 	}
+	queue_accounts_trim();
+	for (struct queue_acct *a = q.accts; a != NULL; a = a->next)
+		a->failed = false;
 	if (q.linked != NULL || q.written != NULL)
 		queue_schedule();
 }
@@ -855,6 +1036,8 @@ queue_start(struct role *r)
 	}
 	queue_recover();
 	queue_recover_queued();
+	/* The store keeps mail/DOMAIN/LOCAL/ under the data directory. */
+	q.store = store_local_new(".");
 }
 
 static void

@@ -303,7 +303,7 @@ smtp_lookup(struct smtp_session *s, enum smtp_verb verb, const char *address)
  * ownership of `mailbox`. */
 static void
 smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
-              const char *delivered_to)
+              const char *delivered_to, uint64_t quota)
 {
 	struct smtp_rcpt *r;
 
@@ -326,6 +326,7 @@ smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
 	r->delivered_to = delivered_to != NULL && delivered_to[0] != '\0'
 	                          ? xstrdup(delivered_to)
 	                          : NULL;
+	r->quota = quota;
 	r->notify = tx->pending.notify;
 	r->orcpt = xstrdup(tx->pending.has_orcpt ? tx->pending.orcpt : "");
 }
@@ -390,7 +391,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			         (unsigned long long)s->id, address);
 			return;
 		}
-		smtp_rcpt_add(tx, address, NULL, NULL);
+		smtp_rcpt_add(tx, address, NULL, NULL, 0);
 		smtp_rcpt_accepted(s, address);
 		return;
 	}
@@ -403,6 +404,7 @@ struct smtp_target {
 	char *address;
 	char *account;
 	char *alias;
+	uint64_t quota;
 };
 
 static void
@@ -411,7 +413,7 @@ smtp_target_get(struct ipc_in *in, struct smtp_target *t)
 	t->kind = ipc_get_u8(in);
 	t->address = ipc_get_str(in);
 	t->account = ipc_get_str(in);
-	(void)ipc_get_u64(in); /* quota: the store enforces it (#3) */
+	t->quota = ipc_get_u64(in);
 	t->alias = ipc_get_str(in);
 }
 
@@ -459,9 +461,9 @@ smtp_rcpt_resolved(struct smtp_session *s, enum resolve_result res,
 			if (mailbox == NULL)
 				fatal("smtp: bad account from auth: %s",
 				      t.account);
-			smtp_rcpt_add(tx, t.address, mailbox, t.alias);
+			smtp_rcpt_add(tx, t.address, mailbox, t.alias, t.quota);
 		} else {
-			smtp_rcpt_add(tx, t.address, NULL, t.alias);
+			smtp_rcpt_add(tx, t.address, NULL, t.alias, 0);
 		}
 		smtp_target_free(&t);
 	}

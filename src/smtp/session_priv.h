@@ -42,6 +42,7 @@ struct smtp_rcpt {
 	char *address; /* the final address */
 	char *mailbox; /* "domain/local" of the local account; NULL: remote */
 	char *delivered_to; /* the alias address that led here, or NULL */
+	uint64_t quota;     /* the local account's quota, 0: none */
 	unsigned notify;    /* DSN request of the RCPT it came from */
 	char *orcpt;
 };

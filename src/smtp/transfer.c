@@ -316,6 +316,7 @@ refuse:
 		ipc_put_u32(&o, r->notify);
 		ipc_put_str(&o, r->orcpt);
 		ipc_put_str(&o, r->delivered_to);
+		ipc_put_u64(&o, r->quota);
 	}
 	ipc_send_out(s->srv->queue, MSG_QUEUE_COMMIT, s->id, -1, &o);
 	ipc_out_deinit(&o);
