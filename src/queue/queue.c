@@ -5,17 +5,22 @@
  * durable before the session may answer 250.
  *
  * Group commit, pipelined in two stages (docs/queue.md has the state
- * table). One flush cycle is one syncfs(2) of the spool's file system,
- * which flushes the data and metadata of every file and directory written
- * on it since the last cycle: for N messages completing together that is
- * one flush instead of 2N fsyncs.
- *   WRITTEN -> (cycle k flushes the data) -> link into each mailbox's new/
- *   LINKED  -> (cycle k+1 flushes the new directory entries) -> OK to smtp
+ * table). One flush is one syncfs(2) of the spool's file system, which
+ * flushes the data and metadata of every file and directory written on it
+ * since the last flush: for N messages completing together that is one
+ * flush instead of 2N fsyncs.
+ *   WRITTEN -> (flush k makes the data durable) -> store_deliver: link
+ *              into the account's new/ and add the index row
+ *   LINKED  -> (flush k+1 makes the entries and index durable) -> 250
  * The data must be on disk before a Maildir entry names it, so a power cut
  * never leaves a file in new/ without its bytes; the entry must be on disk
- * before the 250, so an acknowledged message is never lost. While cycle
- * k+1 flushes batch k's links it also flushes batch k+1's data, so under
- * load every cycle serves two batches.
+ * before the 250, so an acknowledged message is never lost. While flush
+ * k+1 covers batch k's entries it also covers batch k+1's data, so under
+ * load every flush serves two batches.
+ *
+ * The flush runs in a second thread (queue_flusher) so that this loop
+ * keeps handing out spool files and taking commits meanwhile; everything
+ * else, the store included, runs in the loop.
  *
  * Runs chrooted in the data directory (when started as root) as run_user;
  * every path here is relative to it.
@@ -28,6 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -114,6 +123,13 @@ struct queue_state {
 	struct spool_file *written, **written_tail;
 	struct spool_file *linked, **linked_tail;
 	struct loop_timer *cycle;
+	/* The flush in progress and the lists it serves. */
+	bool flushing;
+	struct spool_file *fl_linked, *fl_written;
+	int flush_req[2]; /* main -> flusher: one byte per flush */
+	int flush_done;   /* eventfd: flusher -> main */
+	struct loop_io *flush_io;
+	int flush_rc; /* 0, or the errno of the failed flush */
 	struct store *store;
 	struct queue_acct *accts;
 	unsigned naccts;
@@ -780,32 +796,58 @@ spool_done(struct spool_file *f, enum queue_status status, const char *text)
 	spool_file_free(f);
 }
 
+/* One flush: syncfs(2) of the spool's file system, and of the mailboxes'
+ * when they live on another one. Returns 0 or an errno. */
 static int
 queue_flush(void)
 {
 	if (syncfs(q.spool_fd) < 0)
-		return -1;
+		return errno;
 	if (q.mail_fd >= 0 && syncfs(q.mail_fd) < 0)
-		return -1;
+		return errno;
 	return 0;
 }
 
-static void
-queue_cycle(void *arg)
+/*
+ * The flusher thread: the only thread besides the event loop. It runs
+ * queue_flush() on request and reports through an eventfd, so the loop
+ * keeps handing out spool files and taking commits while the disk works;
+ * those commits make the next batch. It touches nothing but the two
+ * descriptors and flush_rc (published by the eventfd write).
+ */
+static void *
+queue_flusher(void *arg)
 {
-	struct spool_file *linked = q.linked, *written = q.written;
-	struct spool_file *delivered = NULL, **tail = &delivered;
-	bool ok;
-
 	(void)arg;
-	q.cycle = NULL;
-	q.linked = NULL;
-	q.linked_tail = &q.linked;
-	q.written = NULL;
-	q.written_tail = &q.written;
-	ok = queue_flush() == 0;
+	for (;;) {
+		char c;
+		uint64_t one = 1;
+		ssize_t n = read(q.flush_req[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		__atomic_store_n(&q.flush_rc, queue_flush(), __ATOMIC_RELEASE);
+		while (write(q.flush_done, &one, sizeof(one)) < 0 &&
+		       errno == EINTR)
+			;
+	}
+}
+
+/* A flush finished (rc 0 or errno): answer what it made durable, deliver
+ * what it flushed the data of, and start the next one if needed. */
+static void
+queue_flush_finish(int rc)
+{
+	struct spool_file *linked = q.fl_linked, *written = q.fl_written;
+	struct spool_file *delivered = NULL, **tail = &delivered;
+	bool ok = rc == 0;
+
+	q.fl_linked = q.fl_written = NULL;
+	q.flushing = false;
 	if (!ok)
-		log_err_errno("event=flush-failed");
+		log_err("event=flush-failed error=\"%s\"", strerror(rc));
 	/* Batch k-1: its entries and index commit are now on disk. */
 	while (linked != NULL) {
 		struct spool_file *f = linked;
@@ -862,17 +904,75 @@ queue_cycle(void *arg)
 	queue_accounts_trim();
 	for (struct queue_acct *a = q.accts; a != NULL; a = a->next)
 		a->failed = false;
-	if (q.linked != NULL || q.written != NULL)
-		queue_schedule();
+	queue_schedule();
 }
 
-/* Runs a flush cycle on the next loop iteration, after the commits that
- * have already arrived are read: that is what makes the batch. */
+/* Hands the current lists to a flush. */
+static void
+queue_flush_start(void)
+{
+	q.fl_linked = q.linked;
+	q.fl_written = q.written;
+	q.linked = q.written = NULL;
+	q.linked_tail = &q.linked;
+	q.written_tail = &q.written;
+	q.flushing = true;
+	if (write(q.flush_req[1], "f", 1) != 1)
+		fatal_errno("queue: waking the flusher");
+}
+
+static void
+queue_flush_event(void *arg, unsigned events)
+{
+	uint64_t n;
+
+	(void)arg;
+	(void)events;
+	if (read(q.flush_done, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	queue_flush_finish(__atomic_load_n(&q.flush_rc, __ATOMIC_ACQUIRE));
+}
+
+static void
+queue_cycle(void *arg)
+{
+	(void)arg;
+	q.cycle = NULL;
+	if (!q.flushing && (q.linked != NULL || q.written != NULL))
+		queue_flush_start();
+}
+
+/* Starts a flush on the next loop iteration, after the commits that have
+ * already arrived are read (that is what makes the batch), unless one is
+ * running: its end starts the next. */
 static void
 queue_schedule(void)
 {
-	if (q.cycle == NULL)
+	if (q.cycle == NULL && !q.flushing &&
+	    (q.linked != NULL || q.written != NULL))
 		q.cycle = loop_timer_add(q.role->loop, 0, queue_cycle, NULL);
+}
+
+static void
+queue_flusher_start(struct role *r)
+{
+	pthread_t t;
+	sigset_t all, old;
+
+	if (pipe2(q.flush_req, O_CLOEXEC) < 0)
+		fatal_errno("queue: pipe");
+	q.flush_done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q.flush_done < 0)
+		fatal_errno("queue: eventfd");
+	q.flush_io = loop_io_add(r->loop, q.flush_done, LOOP_READ,
+	                         queue_flush_event, NULL);
+	/* Signals belong to the loop's signalfd, not to the flusher. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&t, NULL, queue_flusher, NULL) != 0)
+		fatal("queue: cannot start the flusher thread");
+	pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* --- clients ----------------------------------------------------------------
@@ -1031,11 +1131,15 @@ queue_start(struct role *r)
 	if (stat("mail", &st_mail) < 0)
 		fatal_errno("stat mail");
 	if (st_mail.st_dev != st_spool.st_dev) {
-		/* Links cannot cross file systems. */
-		fatal("spool/ and mail/ must be on the same file system");
+		/* The store copies instead of linking (DESIGN.md), and the
+		 * flush covers both file systems. */
+		q.mail_fd = open("mail", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (q.mail_fd < 0)
+			fatal_errno("open mail");
 	}
 	queue_recover();
 	queue_recover_queued();
+	queue_flusher_start(r);
 	/* The store keeps mail/DOMAIN/LOCAL/ under the data directory. */
 	q.store = store_local_new(".");
 }
@@ -1066,9 +1170,16 @@ queue_shutdown(struct role *r, uint64_t grace_ms)
 	(void)r;
 	(void)grace_ms;
 	/* Answer every commit already taken before going. */
-	while (q.written != NULL || q.linked != NULL) {
+	loop_timer_remove(&q.cycle);
+	while (q.flushing || q.written != NULL || q.linked != NULL) {
+		struct pollfd pfd = {.fd = q.flush_done, .events = POLLIN};
+
+		if (!q.flushing)
+			queue_flush_start();
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			fatal_errno("queue: poll");
+		queue_flush_event(NULL, LOOP_READ);
 		loop_timer_remove(&q.cycle);
-		queue_cycle(NULL);
 	}
 	exit(0);
 }
