@@ -6,10 +6,10 @@
  * the borrowed text line by line and copies every key and member into a
  * pool of large chunks owned by the result; included files are read,
  * parsed the same way and dropped. Entries live in one array in file
- * order, members in another (an entry's members are contiguous), and an
- * open-addressing hash table of entry indexes answers lookups. A parse
- * either yields a whole, valid set of aliases or nothing: every error is
- * collected and the result is then thrown away.
+ * order, members in another (an entry's members are contiguous), and a
+ * strmap from key to entry index answers lookups. A parse either yields
+ * a whole, valid set of aliases or nothing: every error is collected and
+ * the result is then thrown away.
  *
  * Time and memory are bounded by the limits in aliases.h: every file is
  * read at most up to its size limit, every line is scanned once, and the
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/str.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 
 /* Members of all entries together, includes counted each time they are
@@ -62,8 +63,7 @@ struct aliases {
 	struct alias_member *members;
 	size_t nmembers;
 	size_t members_cap;
-	uint32_t *slots; /* entry index + 1; 0 = empty */
-	size_t mask;     /* number of slots - 1 (a power of two - 1) */
+	struct strmap index; /* key -> entry index; keys borrowed from chunks */
 	struct aliases_chunk *chunks;
 };
 
@@ -882,61 +882,29 @@ aliases_parse_include(struct aliases_parser *p, const char *path,
 
 /* --- the table ------------------------------------------------------ */
 
-/* FNV-1a over a NUL-terminated string. The file comes from the
- * administrator, not from a peer, so a keyed hash is not needed. */
-static uint64_t
-aliases_hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Returns the slot holding `key` or the empty slot where it belongs. The
- * table is at most half full, so the probe ends. */
-static size_t
-aliases_slot_find(const struct aliases *al, const char *key)
-{
-	size_t i = (size_t)aliases_hash_str(key) & al->mask;
-
-	while (al->slots[i] != 0 &&
-	       strcmp(al->entries[al->slots[i] - 1].pub.key, key) != 0)
-		i = (i + 1) & al->mask;
-	return i;
-}
-
-/* Builds the table and points entries at their members; reports every
- * duplicate key. */
+/* Builds the index and points entries at their members; reports every
+ * duplicate key. The file comes from the administrator, not from a peer,
+ * so the unkeyed hash of strmap will do. */
 static void
 aliases_index(struct aliases_parser *p)
 {
 	struct aliases *al = p->al;
-	size_t nslots = 16;
 
-	while (nslots < al->count * 2)
-		nslots *= 2;
-	al->slots = xcalloc(nslots, sizeof(*al->slots));
-	al->mask = nslots - 1;
+	strmap_init(&al->index, STRMAP_KEYS_BORROWED);
+	strmap_reserve(&al->index, al->count);
 	for (size_t k = 0; k < al->count; k++) {
 		struct aliases_entry *e = &al->entries[k];
-		size_t i = aliases_slot_find(al, e->pub.key);
+		size_t first;
 
 		e->pub.members = al->members + e->first;
-		if (al->slots[i] != 0) {
+		if (strmap_put(&al->index, e->pub.key, k, &first) < 0) {
 			struct aliases_where w = {p->name, e->pub.line, ""};
 
 			aliases_error(p, &w,
 			              "duplicate alias '%s' (first on line "
 			              "%u)",
-			              e->pub.key,
-			              al->entries[al->slots[i] - 1].pub.line);
-			continue;
+			              e->pub.key, al->entries[first].pub.line);
 		}
-		al->slots[i] = (uint32_t)(k + 1);
 	}
 }
 
@@ -991,6 +959,8 @@ aliases_free(struct aliases **aliasesp)
 
 	if (al == NULL)
 		return;
+	/* The index borrows its keys from the chunks: it goes first. */
+	strmap_deinit(&al->index);
 	while (al->chunks != NULL) {
 		struct aliases_chunk *next = al->chunks->next;
 
@@ -999,7 +969,6 @@ aliases_free(struct aliases **aliasesp)
 	}
 	free(al->entries);
 	free(al->members);
-	free(al->slots);
 	free(al);
 	*aliasesp = NULL;
 }
@@ -1025,8 +994,6 @@ aliases_lookup(const struct aliases *aliases, const char *key)
 	if (!str_copy(lower, sizeof(lower), key))
 		return NULL;
 	str_lower(lower);
-	i = aliases_slot_find(aliases, lower);
-	return aliases->slots[i] != 0
-	               ? &aliases->entries[aliases->slots[i] - 1].pub
-	               : NULL;
+	return strmap_get(&aliases->index, lower, &i) ? &aliases->entries[i].pub
+	                                              : NULL;
 }

@@ -5,9 +5,9 @@
  * The auth role loads the file; the `postern user` command edits it. A
  * loaded passdb keeps one owned copy of the file text in which every
  * field is NUL-terminated in place, an array of accounts in file order
- * and an open-addressing hash table of indexes into that array. A parse
- * either yields a whole, valid passdb or nothing: there is no partly
- * loaded state. The copy holds password hashes, so it is wiped on free.
+ * and a strmap from address to index into that array. A parse either
+ * yields a whole, valid passdb or nothing: there is no partly loaded
+ * state. The copy holds password hashes, so it is wiped on free.
  *
  * An edit never rewrites the file in place: it builds the new text in
  * memory from the current file (validated first, so an edit cannot
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/str.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 
 /* Syntax errors reported in full before the rest are only counted. */
@@ -38,8 +39,8 @@ struct passdb {
 	struct passdb_user *users; /* file order */
 	size_t count;
 	size_t cap;
-	uint32_t *slots; /* index + 1 into users; 0 = empty */
-	size_t mask;     /* number of slots - 1 (a power of two - 1) */
+	struct strmap index; /* address -> index into users; keys borrowed
+	                        from text */
 };
 
 /* Accumulated "NAME:LINE: reason" messages of one parse. */
@@ -256,56 +257,23 @@ passdb_hash_field_valid(const char *hash)
 
 /* --- the table ---------------------------------------------------------- */
 
-/* FNV-1a over a NUL-terminated string. The file comes from the
- * administrator, not from a peer, so a keyed hash is not needed. */
-static uint64_t
-passdb_hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Returns the slot holding `address` or the empty slot where it belongs.
- * The table is at most half full, so the probe ends. */
-static size_t
-passdb_slot_find(const struct passdb *db, const char *address)
-{
-	size_t i = (size_t)passdb_hash_str(address) & db->mask;
-
-	while (db->slots[i] != 0 &&
-	       strcmp(db->users[db->slots[i] - 1].address, address) != 0)
-		i = (i + 1) & db->mask;
-	return i;
-}
-
-/* Builds the table; reports each duplicate address as an error. */
+/* Builds the index; reports each duplicate address as an error. The
+ * file comes from the administrator, not from a peer, so the unkeyed
+ * hash of strmap will do. */
 static void
 passdb_index(struct passdb *db, const char *name, struct passdb_errors *errs)
 {
-	size_t nslots = 16;
-
-	while (nslots < db->count * 2)
-		nslots *= 2;
-	db->slots = xcalloc(nslots, sizeof(*db->slots));
-	db->mask = nslots - 1;
+	strmap_init(&db->index, STRMAP_KEYS_BORROWED);
+	strmap_reserve(&db->index, db->count);
 	for (size_t k = 0; k < db->count; k++) {
 		const struct passdb_user *u = &db->users[k];
-		size_t i = passdb_slot_find(db, u->address);
+		size_t first;
 
-		if (db->slots[i] != 0) {
+		if (strmap_put(&db->index, u->address, k, &first) < 0)
 			passdb_error_add(errs, name, u->line,
 			                 "duplicate address %s (first on line "
 			                 "%u)",
-			                 u->address,
-			                 db->users[db->slots[i] - 1].line);
-			continue;
-		}
-		db->slots[i] = (uint32_t)(k + 1);
+			                 u->address, db->users[first].line);
 	}
 }
 
@@ -564,10 +532,10 @@ passdb_free(struct passdb **dbp)
 
 	if (db == NULL)
 		return;
+	strmap_deinit(&db->index);
 	explicit_bzero(db->text, db->text_len);
 	free(db->text);
 	free(db->users);
-	free(db->slots);
 	free(db);
 	*dbp = NULL;
 }
@@ -595,8 +563,7 @@ passdb_lookup(const struct passdb *db, const char *address)
 	if (!str_copy(key, sizeof(key), address))
 		return NULL;
 	str_lower(key);
-	i = passdb_slot_find(db, key);
-	return db->slots[i] != 0 ? &db->users[db->slots[i] - 1] : NULL;
+	return strmap_get(&db->index, key, &i) ? &db->users[i] : NULL;
 }
 
 /* --- editing ------------------------------------------------------------ */

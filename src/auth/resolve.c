@@ -27,18 +27,12 @@
 #include <strings.h>
 
 #include "core/str.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 #include "log/log.h"
 
 /* max_depth is lowered to this: the walk recurses once per level. */
 #define RESOLVE_DEPTH_LIMIT 100
-
-/* A set of strings: open addressing, at most half full. */
-struct resolve_set {
-	char **slots; /* owned strings; NULL = empty */
-	size_t nslots;
-	size_t count;
-};
 
 /* The alias that named an address, for targets and messages. */
 struct resolve_via {
@@ -56,84 +50,11 @@ struct resolve_state {
 	char (*stack)[RESOLVE_ADDRESS_MAX + 1];
 	unsigned nstack;
 	unsigned stack_cap;
-	struct resolve_set done;      /* addresses expanded in full */
-	struct resolve_set delivered; /* "L" account / "R" address */
+	/* Sets (values unused) with copied keys: the keys are built in
+	 * stack buffers. Each holds at most max_visits keys. */
+	struct strmap done;      /* addresses expanded in full */
+	struct strmap delivered; /* "L" account / "R" address */
 };
-
-/* --- sets ----------------------------------------------------------- */
-
-static uint64_t
-resolve_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* The slot holding `key` or the empty one where it belongs. */
-static size_t
-resolve_set_slot(const struct resolve_set *set, const char *key)
-{
-	size_t mask = set->nslots - 1;
-	size_t i = (size_t)resolve_hash(key) & mask;
-
-	while (set->slots[i] != NULL && strcmp(set->slots[i], key) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static bool
-resolve_set_has(const struct resolve_set *set, const char *key)
-{
-	return set->nslots != 0 &&
-	       set->slots[resolve_set_slot(set, key)] != NULL;
-}
-
-static void
-resolve_set_grow(struct resolve_set *set)
-{
-	struct resolve_set bigger = {0};
-
-	bigger.nslots = set->nslots ? set->nslots * 2 : 16;
-	bigger.slots = xcalloc(bigger.nslots, sizeof(*bigger.slots));
-	for (size_t i = 0; i < set->nslots; i++) {
-		if (set->slots[i] != NULL)
-			bigger.slots[resolve_set_slot(&bigger, set->slots[i])] =
-			        set->slots[i];
-	}
-	bigger.count = set->count;
-	free(set->slots);
-	*set = bigger;
-}
-
-/* Adds `key` (copied); returns false if it was already there. */
-static bool
-resolve_set_add(struct resolve_set *set, const char *key)
-{
-	size_t i;
-
-	if (resolve_set_has(set, key))
-		return false;
-	if ((set->count + 1) * 2 > set->nslots)
-		resolve_set_grow(set);
-	i = resolve_set_slot(set, key);
-	set->slots[i] = xstrdup(key);
-	set->count++;
-	return true;
-}
-
-static void
-resolve_set_deinit(struct resolve_set *set)
-{
-	for (size_t i = 0; i < set->nslots; i++)
-		free(set->slots[i]);
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
-}
 
 /* --- helpers -------------------------------------------------------- */
 
@@ -205,12 +126,12 @@ resolve_add(struct resolve_state *st, const char *dedupe_key,
 {
 	struct resolve_targets *out = st->out;
 
-	if (resolve_set_has(&st->delivered, dedupe_key))
+	if (strmap_get(&st->delivered, dedupe_key, NULL))
 		return RESOLVE_OK;
 	if (out->count == st->max_targets)
 		return resolve_fail(st, RESOLVE_TOO_MANY,
 		                    "more than %zu targets", st->max_targets);
-	(void)resolve_set_add(&st->delivered, dedupe_key);
+	(void)strmap_put(&st->delivered, dedupe_key, 0, NULL);
 	if (out->count == out->cap) {
 		out->cap = out->cap ? out->cap * 2 : 4;
 		out->items = xrealloc(out->items, out->cap * sizeof(*t));
@@ -386,14 +307,14 @@ resolve_rule_base(struct resolve_state *st, const char *address,
 	(void)resolve_join(base, address, base_len, domain);
 	if (resolve_on_stack(st, base))
 		return resolve_loop(st, address, base, via);
-	if (resolve_set_has(&st->done, base))
+	if (strmap_get(&st->done, base, NULL))
 		return RESOLVE_OK;
 	alias = resolve_alias_find(st, base, base_len);
 	if (alias == NULL)
 		return resolve_account(st, address, base, via);
 	r = resolve_members(st, alias, base, domain, depth);
 	if (r == RESOLVE_OK)
-		(void)resolve_set_add(&st->done, base);
+		(void)strmap_put(&st->done, base, 0, NULL);
 	return r;
 }
 
@@ -453,7 +374,7 @@ resolve_expand(struct resolve_state *st, const char *local, const char *domain,
 	str_lower(address);
 	if (resolve_on_stack(st, address))
 		return resolve_loop(st, address, address, via);
-	if (resolve_set_has(&st->done, address))
+	if (strmap_get(&st->done, address, NULL))
 		return RESOLVE_OK;
 	if (depth > st->max_depth)
 		return resolve_fail(st, RESOLVE_TOO_DEEP,
@@ -462,7 +383,7 @@ resolve_expand(struct resolve_state *st, const char *local, const char *domain,
 		                    resolve_via_text(via, vbuf, sizeof(vbuf)));
 	r = resolve_rules(st, address, domain, via, depth);
 	if (r == RESOLVE_OK)
-		(void)resolve_set_add(&st->done, address);
+		(void)strmap_put(&st->done, address, 0, NULL);
 	return r;
 }
 
@@ -529,14 +450,16 @@ resolve_state_init(struct resolve_state *st, const struct resolve_ctx *ctx,
 		st->max_visits = SIZE_MAX;
 	st->stack_cap = st->max_depth + 1;
 	st->stack = xcalloc(st->stack_cap, sizeof(*st->stack));
+	strmap_init(&st->done, STRMAP_KEYS_COPIED);
+	strmap_init(&st->delivered, STRMAP_KEYS_COPIED);
 }
 
 static void
 resolve_state_deinit(struct resolve_state *st)
 {
 	free(st->stack);
-	resolve_set_deinit(&st->done);
-	resolve_set_deinit(&st->delivered);
+	strmap_deinit(&st->done);
+	strmap_deinit(&st->delivered);
 }
 
 /* Ends a resolution: a failure leaves no target and gives its reason. */

@@ -1,5 +1,6 @@
 /*
- * str — bounded string helpers; pure functions, used in every role.
+ * str — bounded string helpers and the string hash; pure functions, used
+ * in every role.
  */
 #include "core/str.h"
 
@@ -71,4 +72,17 @@ str_copy(char *dst, size_t dstsz, const char *src)
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 	return fits;
+}
+
+uint64_t
+str_hash(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64-bit offset basis */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL; /* FNV-1a 64-bit prime */
+	}
+	return h;
 }

@@ -1,7 +1,7 @@
 /*
  * str — small string helpers shared by every parser: bounded number
- * parsing (no atoi, no unchecked strtol: STYLE.md 7), ASCII case folding
- * and comparisons on (pointer, length) views.
+ * parsing (no atoi, no unchecked strtol: STYLE.md 7), ASCII case folding,
+ * comparisons on (pointer, length) views and the one string hash.
  */
 #ifndef POSTERN_CORE_STR_H
 #define POSTERN_CORE_STR_H
@@ -27,5 +27,13 @@ void str_lower(char *s);
 /* Copies `src` into `dst` of size `dstsz` (>0), always terminating.
  * Returns false if it had to truncate. */
 bool str_copy(char *dst, size_t dstsz, const char *src);
+
+/*
+ * 64-bit FNV-1a over the `len` bytes at `p`. Fast and well spread, but
+ * unkeyed: anyone who chooses the keys can choose colliding ones, so a
+ * table keyed by peer input needs its own bound on the work a collision
+ * chain can cost.
+ */
+uint64_t str_hash(const void *p, size_t len);
 
 #endif

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/str.h"
+
 static uint32_t *table;   /* nworkers rows of LIMITS_BUCKETS counters */
 static uint32_t *own_row; /* this worker's row */
 static unsigned workers;
@@ -39,36 +41,26 @@ limits_attach(int fd, unsigned index, unsigned nworkers)
 	return 0;
 }
 
-/* FNV-1a over the address bytes that identify a client. */
-static uint32_t
-limits_hash(const uint8_t *p, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
+/* Buckets are str_hash (FNV-1a) of the address bytes that identify a
+ * client, modulo LIMITS_BUCKETS. */
 uint32_t
 limits_bucket(const struct sockaddr *sa)
 {
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 
-		return limits_hash((const uint8_t *)&s4->sin_addr, 4) %
-		       LIMITS_BUCKETS;
+		return (uint32_t)(str_hash(&s4->sin_addr, 4) % LIMITS_BUCKETS);
 	}
 	if (sa != NULL && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
 		/* An IPv4-mapped address counts as its IPv4 address. */
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			return limits_hash(s6->sin6_addr.s6_addr + 12, 4) %
-			       LIMITS_BUCKETS;
-		return limits_hash(s6->sin6_addr.s6_addr, 8) % LIMITS_BUCKETS;
+			return (uint32_t)(str_hash(s6->sin6_addr.s6_addr + 12,
+			                           4) %
+			                  LIMITS_BUCKETS);
+		return (uint32_t)(str_hash(s6->sin6_addr.s6_addr, 8) %
+		                  LIMITS_BUCKETS);
 	}
 	return 0;
 }
