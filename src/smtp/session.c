@@ -111,6 +111,11 @@ smtp_set_state(struct smtp_session *s, enum smtp_state next)
 void
 smtp_session_end(struct smtp_session *s)
 {
+	/* A reply still coming from another role is dropped on arrival
+	 * (smtp_session_reply); the connection must not stay paused for
+	 * it. */
+	if (s->wait != SMTP_WAIT_NONE)
+		smtp_resume(s);
 	smtp_tx_free(s);
 	smtp_set_state(s, SMTP_S_CLOSING);
 	conn_close_after_flush(s->conn);
@@ -741,6 +746,12 @@ smtp_command(struct smtp_session *s, const char *line, size_t len)
 		smtp_error_limit(s);
 		return;
 	}
+	/* Message text sent with DATA, before the 354: refused before a
+	 * spool file is even asked for (RFC 2920 3.1). */
+	if (cmd.verb == SMTP_VERB_DATA && buf_len(conn_input(s->conn)) > 0) {
+		smtp_protocol_violation(s, "improper pipelining");
+		return;
+	}
 	for (size_t i = 0; i < sizeof(smtp_commands) / sizeof(*smtp_commands);
 	     i++) {
 		if (smtp_commands[i].verb == cmd.verb) {
@@ -1009,14 +1020,41 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 	smtp_session_greet(s);
 }
 
+/* A reply the session no longer waits for (it ended meanwhile): a spool
+ * file the queue has just created for it is given back at once. */
+static void
+smtp_drop_reply(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	if (msg->type == MSG_QUEUE_OPEN_R && s->srv->queue != NULL) {
+		struct ipc_in in;
+		char *qid;
+
+		ipc_in_init(&in, msg);
+		qid = ipc_get_str(&in);
+		ipc_in_end(&in);
+		if (qid[0] != '\0') {
+			struct ipc_out o;
+
+			ipc_out_init(&o);
+			ipc_put_str(&o, qid);
+			ipc_send_out(s->srv->queue, MSG_QUEUE_ABORT, s->id, -1,
+			             &o);
+			ipc_out_deinit(&o);
+		}
+		free(qid);
+	}
+	if (msg->fd >= 0)
+		close(msg->fd);
+}
+
 void
 smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg)
 {
 	enum smtp_wait was = s->wait;
 
-	if (s->conn == NULL || was == SMTP_WAIT_NONE) {
-		if (msg->fd >= 0)
-			close(msg->fd);
+	if (s->conn == NULL || was == SMTP_WAIT_NONE ||
+	    s->state == SMTP_S_CLOSING) {
+		smtp_drop_reply(s, msg);
 		return;
 	}
 	if ((was == SMTP_WAIT_AUTH && msg->type != MSG_AUTH_LOOKUP_R) ||
