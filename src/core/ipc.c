@@ -97,6 +97,13 @@ ipc_free(struct ipc **ipcp)
 	free(ipc);
 }
 
+void
+ipc_set_handler(struct ipc *ipc, ipc_msg_fn *cb, void *arg)
+{
+	ipc->cb = cb;
+	ipc->arg = arg;
+}
+
 int
 ipc_fd(const struct ipc *ipc)
 {

@@ -36,6 +36,8 @@ typedef void ipc_msg_fn(struct ipc *ipc, const struct ipc_msg *msg, void *arg);
 /* Takes ownership of the socket `fd` (made non-blocking). */
 struct ipc *ipc_new(struct loop *loop, int fd, ipc_msg_fn *cb, void *arg);
 void ipc_free(struct ipc **ipcp);
+/* Sends further frames (and the close) to another callback. */
+void ipc_set_handler(struct ipc *ipc, ipc_msg_fn *cb, void *arg);
 int ipc_fd(const struct ipc *ipc);
 
 /* Queues a frame; `fd` (-1 for none) is borrowed and duplicated, so the

@@ -47,6 +47,8 @@
 #define PARENT_BACKOFF_MAX_MS 10000
 /* A role that ran this long before dying is restarted without delay. */
 #define PARENT_HEALTHY_MS 30000
+/* Replaced smtp workers still finishing their sessions. */
+#define PARENT_MAX_RETIRED 64
 
 struct proc {
 	const char *role; /* "smtp", "queue", "auth" */
@@ -77,6 +79,13 @@ struct parent {
 	pid_t self;
 	int limits_fd; /* the smtp workers' shared session table */
 	unsigned nsmtp;
+	/* smtp workers replaced at a reload, finishing their sessions; their
+	 * control channels stay open (closing one makes a role exit). */
+	struct {
+		pid_t pid;
+		struct ipc *ctl;
+	} retired[PARENT_MAX_RETIRED];
+	size_t nretired;
 };
 
 static void proc_spawn(struct proc *p);
@@ -432,7 +441,23 @@ parent_all_stopped(const struct parent *pa)
 		if (pa->procs[i].pid != 0)
 			return false;
 	}
-	return true;
+	return pa->nretired == 0;
+}
+
+/* A retired worker exited; true if `pid` was one. */
+static bool
+parent_retired_exited(struct parent *pa, pid_t pid)
+{
+	for (size_t i = 0; i < pa->nretired; i++) {
+		if (pa->retired[i].pid == pid) {
+			ipc_free(&pa->retired[i].ctl);
+			pa->retired[i] = pa->retired[--pa->nretired];
+			log_info("role=smtp pid=%ld event=retired-exit",
+			         (long)pid);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void parent_stop_backends(struct parent *pa);
@@ -447,8 +472,14 @@ proc_exited(struct parent *pa, pid_t pid, int status)
 		if (pa->procs[i].pid == pid)
 			p = &pa->procs[i];
 	}
-	if (p == NULL)
+	if (p == NULL) {
+		if (parent_retired_exited(pa, pid) && pa->stopping) {
+			parent_stop_backends(pa);
+			if (parent_all_stopped(pa))
+				loop_stop(pa->loop);
+		}
 		return;
+	}
 	p->pid = 0;
 	ipc_free(&p->ctl);
 	if (WIFSIGNALED(status))
@@ -517,6 +548,8 @@ parent_stop_backends(struct parent *pa)
 		    pa->procs[i].pid != 0)
 			return;
 	}
+	if (pa->nretired > 0)
+		return;
 	for (size_t i = 0; i < pa->nprocs; i++)
 		proc_shutdown(&pa->procs[i], 0);
 }
@@ -534,6 +567,8 @@ parent_kill_timer(void *arg)
 			kill(pa->procs[i].pid, SIGKILL);
 		}
 	}
+	for (size_t i = 0; i < pa->nretired; i++)
+		kill(pa->retired[i].pid, SIGKILL);
 }
 
 static void
@@ -576,6 +611,48 @@ parent_same_listeners(const struct config *a, const struct config *b)
 	return true;
 }
 
+/* The control channel of a retired worker: it has nothing to say. */
+static void
+retired_ctl(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
+{
+	struct parent *pa = arg;
+
+	if (msg != NULL) {
+		log_warn("retired smtp worker sent message type=%u", msg->type);
+		return;
+	}
+	/* It is exiting: stop watching the channel until it is reaped. */
+	for (size_t i = 0; i < pa->nretired; i++) {
+		if (pa->retired[i].ctl == ipc)
+			ipc_free(&pa->retired[i].ctl);
+	}
+}
+
+/*
+ * Replaces a running smtp worker at a reload: the old one stops accepting
+ * and finishes its sessions (up to shutdown_timeout), while a new one,
+ * started at once with the new configuration, reads the TLS certificate
+ * again (a worker cannot after its privilege drop: renewed certificates
+ * need this) and takes new connections. The listening sockets stay in the
+ * parent, so no connection is refused in between.
+ */
+static void
+proc_replace(struct parent *pa, struct proc *p)
+{
+	if (pa->nretired == PARENT_MAX_RETIRED) {
+		/* Too many still finishing: reload this one in place. */
+		proc_send_config(p, MSG_RELOAD);
+		return;
+	}
+	proc_shutdown(p, pa->cfg->shutdown_timeout_ms);
+	pa->retired[pa->nretired].pid = p->pid;
+	pa->retired[pa->nretired++].ctl = p->ctl;
+	ipc_set_handler(p->ctl, retired_ctl, pa);
+	p->ctl = NULL;
+	p->pid = 0;
+	proc_spawn(p);
+}
+
 static void
 parent_sighup(void *arg, int signo)
 {
@@ -611,8 +688,14 @@ parent_sighup(void *arg, int signo)
 	pa->cfg = cfg;
 	log_set_level(cfg->log_level);
 	for (size_t i = 0; i < pa->nprocs; i++) {
-		if (pa->procs[i].pid != 0 && pa->procs[i].ctl != NULL)
-			proc_send_config(&pa->procs[i], MSG_RELOAD);
+		struct proc *p = &pa->procs[i];
+
+		if (p->pid == 0 || p->ctl == NULL)
+			continue;
+		if (strcmp(p->role, "smtp") == 0)
+			proc_replace(pa, p);
+		else
+			proc_send_config(p, MSG_RELOAD);
 	}
 	log_info("event=reload result=ok config=%s", pa->config_path);
 }

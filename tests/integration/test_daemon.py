@@ -149,3 +149,44 @@ def test_queue_restart_during_data_answers_451(server):
     assert d.reply()[0] == 250
     msgs = server.wait_messages("demo@example.test", 1)
     assert len(msgs) == 1 and b"Subject: retried" in msgs[0]
+
+
+def cert_of(port):
+    import ssl
+    import socket as so
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with so.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def test_sighup_picks_up_a_renewed_certificate(server):
+    """A renewed certificate is served after SIGHUP, while a session that
+    was open at the reload finishes normally."""
+    old = cert_of(server.ports["submissions"])
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO before.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    d.cmd("RCPT TO:<demo@example.test>")
+    tls = os.path.join(server.data, "tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
+         "/CN=renewed.example.test", "-keyout", os.path.join(tls, "key.pem"),
+         "-out", os.path.join(tls, "cert.pem")],
+        check=True, capture_output=True, timeout=60)
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "event=reload result=ok" in server.read_log(), 10, "reload")
+    wait_for(lambda: cert_of(server.ports["submissions"]) != old, 15,
+             "the renewed certificate")
+    # The session from before the reload is still served to the end.
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: across the reload\r\n\r\nx\r\n.\r\n")
+    assert d.reply()[0] == 250
+    # Its worker is retiring: it says so once the transaction is done.
+    code, lines = d.reply()
+    assert code == 421 and "4.3.2" in lines[0]
+    assert len(server.wait_messages("demo@example.test", 1)) == 1
