@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/str.h"
 #include "core/strmap.h"
 #include "core/xalloc.h"
@@ -412,7 +413,7 @@ aliases_key_parse(const char *s, size_t len, size_t *pos, char *key)
 
 /*
  * Reads the regular file at `path`, at most `max` bytes. Returns 0 with
- * an owned buffer in *text_r (not NUL-terminated), or -1 and an owned
+ * an owned, NUL-terminated buffer in *text_r, or -1 and an owned
  * "PATH: reason" message.
  */
 static int
@@ -420,7 +421,6 @@ aliases_read_path(const char *path, size_t max, char **text_r, size_t *len_r,
                   char **error_r)
 {
 	struct stat st;
-	size_t cap;
 	size_t len = 0;
 	char *text;
 	int fd;
@@ -442,48 +442,20 @@ aliases_read_path(const char *path, size_t max, char **text_r, size_t *len_r,
 		close(fd);
 		return -1;
 	}
-	if ((uint64_t)st.st_size > max)
-		goto too_big;
-	/* The size is a hint: the file may change while we read it. */
-	cap = (size_t)st.st_size + 1;
-	text = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > max) {
-				free(text);
-				goto too_big;
-			}
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			text = xrealloc(text, cap);
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	text = fileio_read_bounded(fd, max, &len);
+	if (text == NULL) {
+		if (errno == EFBIG)
+			*error_r = xasprintf("%s: larger than %zu bytes", path,
+			                     max);
+		else
 			*error_r = xasprintf("%s: %s", path, strerror(errno));
-			free(text);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > max) {
-		free(text);
-		*error_r = xasprintf("%s: larger than %zu bytes", path, max);
+		close(fd);
 		return -1;
 	}
+	close(fd);
 	*text_r = text;
 	*len_r = len;
 	return 0;
-too_big:
-	close(fd);
-	*error_r = xasprintf("%s: larger than %zu bytes", path, max);
-	return -1;
 }
 
 /* --- members -------------------------------------------------------- */

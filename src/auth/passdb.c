@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/str.h"
 #include "core/strmap.h"
 #include "core/xalloc.h"
@@ -445,7 +446,6 @@ passdb_read_fd(int fd, const char *path, char **text_r, size_t *len_r,
                char **error_r)
 {
 	struct stat st;
-	size_t cap;
 	size_t len = 0;
 	char *text;
 
@@ -457,43 +457,14 @@ passdb_read_fd(int fd, const char *path, char **text_r, size_t *len_r,
 		*error_r = xasprintf("%s: not a regular file", path);
 		return -1;
 	}
-	if ((uint64_t)st.st_size > PASSDB_FILE_MAX) {
-		*error_r = xasprintf("%s: larger than %zu bytes", path,
-		                     PASSDB_FILE_MAX);
-		return -1;
-	}
-	/* The size is a hint: the file may change while we read it. */
-	cap = (size_t)st.st_size + 1;
-	text = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > PASSDB_FILE_MAX) {
-				explicit_bzero(text, len);
-				free(text);
-				*error_r = xasprintf("%s: larger than %zu "
-				                     "bytes",
-				                     path, PASSDB_FILE_MAX);
-				return -1;
-			}
-			cap = cap * 2 > PASSDB_FILE_MAX + 1
-			              ? PASSDB_FILE_MAX + 1
-			              : cap * 2;
-			text = xrealloc(text, cap);
-		}
-		n = read(fd, text + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	text = fileio_read_bounded(fd, PASSDB_FILE_MAX, &len);
+	if (text == NULL) {
+		if (errno == EFBIG)
+			*error_r = xasprintf("%s: larger than %zu bytes", path,
+			                     PASSDB_FILE_MAX);
+		else
 			*error_r = xasprintf("%s: %s", path, strerror(errno));
-			explicit_bzero(text, len);
-			free(text);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+		return -1;
 	}
 	*text_r = text;
 	*len_r = len;
@@ -756,22 +727,6 @@ passdb_edit_build(struct passdb_edit_state *es, const struct passdb *db,
 	return 0;
 }
 
-static int
-passdb_write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* fsyncs the directory holding `path`, so that the rename is durable. */
 static int
 passdb_sync_dir(const char *path)
@@ -830,7 +785,7 @@ passdb_edit_replace(const struct passdb_edit_state *es)
 		free(tmp_path);
 		return -1;
 	}
-	if (passdb_write_all(fd, es->out, es->out_len) < 0 ||
+	if (fileio_write_all(fd, es->out, es->out_len) < 0 ||
 	    passdb_edit_perms(es, fd) < 0 || fsync(fd) < 0) {
 		passdb_edit_fail("%s: %s", tmp_path, strerror(errno));
 		close(fd);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/xalloc.h"
 #include "log/log.h"
 
@@ -384,13 +385,12 @@ config_parse_string(const char *text, size_t len, const char *name,
 	return cfg;
 }
 
-/* Reads at most CONFIG_FILE_MAX + 1 bytes of `path`. Returns owned text
- * or NULL with errno set. */
+/* Reads `path`, at most CONFIG_FILE_MAX bytes. Returns owned text or NULL
+ * with errno set (EFBIG: the file is larger). */
 static char *
 parser_read_file(const char *path, size_t *len_r)
 {
 	char *text = NULL;
-	size_t len = 0;
 	struct stat st;
 	int fd, saved;
 
@@ -398,32 +398,17 @@ parser_read_file(const char *path, size_t *len_r)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0)
-		goto fail;
+		goto out;
 	if (S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
-		goto fail;
+		goto out;
 	}
-	text = xmalloc(CONFIG_FILE_MAX + 1);
-	while (len < CONFIG_FILE_MAX + 1) {
-		ssize_t n = read(fd, text + len, CONFIG_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	*len_r = len;
-	return text;
-fail:
+	text = fileio_read_bounded(fd, CONFIG_FILE_MAX, len_r);
+out:
 	saved = errno;
-	free(text);
 	close(fd);
 	errno = saved;
-	return NULL;
+	return text;
 }
 
 struct config *
@@ -448,7 +433,11 @@ config_load(const char *path, char **error_r)
 	if (abs == NULL)
 		config_error(p, 0, "cannot resolve the path: %s",
 		             strerror(errno));
-	else if ((text = parser_read_file(path, &len)) == NULL)
+	else if ((text = parser_read_file(path, &len)) == NULL &&
+	         errno == EFBIG)
+		config_error(p, 0, "file too large (more than %d bytes)",
+		             CONFIG_FILE_MAX);
+	else if (text == NULL)
 		config_error(p, 0, "cannot read: %s", strerror(errno));
 	else
 		parser_run(p, text, len);

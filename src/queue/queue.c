@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/msg.h"
 #include "core/str.h"
 #include "core/xalloc.h"
@@ -320,48 +321,6 @@ queue_mailbox_valid(const char *mailbox)
 	       strchr(slash + 1, '/') == NULL;
 }
 
-/* Writes `len` bytes, all of them. */
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p = (const char *)p + n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Copies bytes [off, off+len) of the spool file to `fd`. */
-static int
-copy_range(int from, int to, uint64_t off, uint64_t len)
-{
-	char buf[65536];
-
-	while (len > 0) {
-		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-		ssize_t n = pread(from, buf, want, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		if (write_all(to, buf, (size_t)n) < 0)
-			return -1;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Writes one variant: the Return-Path line, Delivered-To, the rest. */
 static int
 spool_write_variant(struct spool_file *f, struct spool_variant *v)
@@ -375,10 +334,10 @@ spool_write_variant(struct spool_file *f, struct spool_variant *v)
 	v->fd = open(v->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (v->fd < 0 || flock(v->fd, LOCK_EX | LOCK_NB) < 0)
 		goto out;
-	if (copy_range(f->fd, v->fd, 0, f->body_offset) < 0 ||
-	    write_all(v->fd, hdr, hlen) < 0 ||
-	    copy_range(f->fd, v->fd, f->body_offset, f->size - f->body_offset) <
-	            0)
+	if (fileio_copy_range(f->fd, 0, f->body_offset, v->fd) < 0 ||
+	    fileio_write_all(v->fd, hdr, hlen) < 0 ||
+	    fileio_copy_range(f->fd, f->body_offset, f->size - f->body_offset,
+	                      v->fd) < 0)
 		goto out;
 	v->size = f->size + hlen;
 	rc = 0;

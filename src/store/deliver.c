@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/xalloc.h"
 #include "log/log.h"
 
@@ -185,15 +186,8 @@ deliver_copy(struct store_account *acct, int src, const char *dir,
 			goto fail;
 		if (n == 0)
 			break;
-		for (ssize_t w = 0; w < n;) {
-			ssize_t k = write(fd, buf + w, (size_t)(n - w));
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				goto fail;
-			w += k;
-		}
+		if (fileio_write_all(fd, buf, (size_t)n) < 0)
+			goto fail;
 		off += n;
 	}
 	/* The data before the name, as the spool file's was. */
@@ -469,17 +463,8 @@ store_append_begin(struct store_account *acct, const char *mailbox,
 static int
 append_flush(struct store_append *app)
 {
-	size_t off = 0;
-
-	while (off < app->nout) {
-		ssize_t w = write(app->fd, app->out + off, app->nout - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		off += (size_t)w;
-	}
+	if (fileio_write_all(app->fd, app->out, app->nout) < 0)
+		return -1;
 	app->nout = 0;
 	return 0;
 }

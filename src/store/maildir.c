@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/xalloc.h"
 #include "log/log.h"
 
@@ -218,7 +219,6 @@ write_atomic(struct store_account *acct, const char *dir, const char *name,
 {
 	char tmp[STORE_PATH_MAX], path[STORE_PATH_MAX], tname[128];
 	int fd, err;
-	size_t off = 0;
 
 	snprintf(tname, sizeof(tname), "%s.%ld.tmp", name, (long)getpid());
 	if (store_path(tmp, sizeof(tmp), dir, NULL, tname) < 0 ||
@@ -231,16 +231,7 @@ write_atomic(struct store_account *acct, const char *dir, const char *name,
 	            0600);
 	if (fd < 0)
 		return -1;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0)
+	if (fileio_write_all(fd, data, len) < 0 || fsync(fd) < 0)
 		goto fail;
 	close(fd);
 	fd = -1;

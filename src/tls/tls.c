@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/fileio.h"
 #include "core/xalloc.h"
 #include "log/log.h"
 
@@ -346,22 +347,6 @@ tls_fsync_dir_of(const char *path)
 	return ret;
 }
 
-static int
-tls_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes the contents of `mem` to `path` with `mode` through a temporary
  * file (created O_EXCL by mkostemp), fsync and rename (STYLE.md 9). */
 static int
@@ -379,7 +364,7 @@ tls_write_file(const char *path, mode_t mode, BIO *mem, const char **error_r)
 		return -1;
 	}
 	if (fchmod(fd, mode) < 0 || len < 0 ||
-	    tls_write_all(fd, data, (size_t)len) < 0 || fsync(fd) < 0)
+	    fileio_write_all(fd, data, (size_t)len) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;

@@ -1,0 +1,137 @@
+/*
+ * fileio — write-all, copy-range and bounded whole-file read loops (see
+ * fileio.h). No state, no logging; used by every role that writes or
+ * reads files (queue, the store, auth, tls, the admin tool).
+ *
+ * Invariant of fileio_read_bounded: `cap` counts data bytes and never
+ * exceeds max + 1; the allocation is cap + 1 so the NUL always fits.
+ */
+#include "core/fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/xalloc.h"
+
+/* Bytes per pread in fileio_copy_range. */
+#define FILEIO_COPY_CHUNK 65536
+/* First allocation when the size is unknown (not a regular file). */
+#define FILEIO_READ_FIRST 4096
+
+int
+fileio_write_all(int fd, const void *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			/* No error and no progress: retrying could spin. */
+			errno = EIO;
+			return -1;
+		}
+		p = (const char *)p + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
+{
+	char buf[FILEIO_COPY_CHUNK];
+
+	while (len > 0) {
+		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t n = pread(from, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (fileio_write_all(to, buf, (size_t)n) < 0)
+			return -1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Frees `buf` of `size` bytes after wiping it, keeping errno. */
+static void
+fileio_wipe_free(char *buf, size_t size)
+{
+	int saved = errno;
+
+	explicit_bzero(buf, size);
+	free(buf);
+	errno = saved;
+}
+
+char *
+fileio_read_bounded(int fd, size_t max, size_t *len_r)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	char *buf;
+
+	if (max >= SIZE_MAX - 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > max) {
+			errno = EFBIG;
+			return NULL;
+		}
+		/* One byte past the size, to see end of file unmoved. */
+		cap = (size_t)st.st_size + 1;
+	} else {
+		cap = max + 1 < FILEIO_READ_FIRST ? max + 1 : FILEIO_READ_FIRST;
+	}
+	buf = xmalloc(cap + 1);
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			char *nbuf;
+
+			if (cap > max) {
+				fileio_wipe_free(buf, cap + 1);
+				errno = EFBIG;
+				return NULL;
+			}
+			nbuf = xmalloc(ncap + 1);
+			memcpy(nbuf, buf, len);
+			fileio_wipe_free(buf, cap + 1);
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fileio_wipe_free(buf, cap + 1);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}

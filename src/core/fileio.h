@@ -1,0 +1,40 @@
+/*
+ * fileio — the blocking system-call loops every file-owning role needs:
+ * write a whole buffer, copy a byte range between descriptors, read a
+ * small whole file under a bound.
+ *
+ * Each call retries EINTR and otherwise reports the first failure with
+ * -1 (or NULL) and errno set; none logs. They block, so they belong to
+ * the roles that own files (queue, the store, the admin tool; STYLE.md
+ * 4), never to a loop callback on a socket.
+ */
+#ifndef POSTERN_CORE_FILEIO_H
+#define POSTERN_CORE_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes all `len` bytes of `p` (borrowed) to `fd`. Returns 0, or -1
+ * with errno set; a write that makes no progress fails with EIO. On
+ * failure an unknown prefix may have been written. */
+int fileio_write_all(int fd, const void *p, size_t len)
+        __attribute__((warn_unused_result));
+
+/* Copies bytes [off, off + len) of `from` (read with pread, so its file
+ * offset is untouched) to `to` with fileio_write_all. Returns 0, or -1
+ * with errno set: EIO if `from` ends before off + len. */
+int fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
+        __attribute__((warn_unused_result));
+
+/* Reads `fd` from its current offset to end of file, at most `max` bytes
+ * (max < SIZE_MAX - 1). Returns an owned buffer holding the bytes plus a
+ * terminating NUL (not counted in *len_r), or NULL with errno set: EFBIG
+ * if a regular file is larger than `max` or more than `max` bytes could
+ * be read. The caller checks the file type first; for a regular file the
+ * size is only a hint for the first allocation (the file may change while
+ * it is read). Buffers are wiped before they are freed or outgrown, so the
+ * helper may read secrets. */
+char *fileio_read_bounded(int fd, size_t max, size_t *len_r)
+        __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * Unit tests for core/fileio: write_all and copy_range over a pipe and a
+ * temporary file (short reads from a pipe, end of file before `len`),
+ * and read_bounded at its bound, past it, on an empty file and on a pipe.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+
+/* Returns an unlinked temporary file holding `len` bytes of `data`,
+ * positioned at offset 0. */
+static int
+temp_file(const void *data, size_t len)
+{
+	char path[] = "/tmp/test_fileio.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(fileio_write_all(fd, data, len), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+/* Reads everything left on `fd` into `out` (at most `outsz`). */
+static size_t
+slurp(int fd, char *out, size_t outsz)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < outsz && (r = read(fd, out + n, outsz - n)) > 0)
+		n += (size_t)r;
+	return n;
+}
+
+/* A pattern that does not repeat every 4 KiB, to catch offset slips. */
+static void
+fill(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)('a' + (i * 7 + i / 251) % 26);
+}
+
+static void
+test_write_all_file(void **state)
+{
+	size_t len = 200000;
+	char *data = malloc(len), *back = malloc(len + 1);
+	int fd;
+
+	(void)state;
+	fill(data, len);
+	fd = temp_file(data, len);
+	assert_int_equal(slurp(fd, back, len + 1), len);
+	assert_memory_equal(back, data, len);
+	assert_int_equal(fileio_write_all(fd, "", 0), 0);
+	close(fd);
+	free(data);
+	free(back);
+}
+
+static void
+test_write_all_pipe(void **state)
+{
+	int p[2];
+	char back[8];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fileio_write_all(p[1], "hello", 5), 0);
+	close(p[1]);
+	assert_int_equal(slurp(p[0], back, sizeof(back)), 5);
+	assert_memory_equal(back, "hello", 5);
+	close(p[0]);
+}
+
+static void
+test_write_all_fails(void **state)
+{
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	/* SIGPIPE is ignored so the failure comes back as EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	errno = 0;
+	assert_int_equal(fileio_write_all(p[1], "x", 1), -1);
+	assert_int_equal(errno, EPIPE);
+	close(p[1]);
+	errno = 0;
+	assert_int_equal(fileio_write_all(-1, "x", 1), -1);
+	assert_int_equal(errno, EBADF);
+}
+
+static void
+test_copy_range_file(void **state)
+{
+	size_t len = 150000;
+	char *data = malloc(len), *back = malloc(len);
+	int from, to;
+
+	(void)state;
+	fill(data, len);
+	from = temp_file(data, len);
+	to = temp_file("", 0);
+	/* Across the 64 KiB chunk boundary, from an offset. */
+	assert_int_equal(fileio_copy_range(from, 1000, 100000, to), 0);
+	assert_int_equal(fileio_copy_range(from, 0, 0, to), 0);
+	assert_int_equal(lseek(to, 0, SEEK_SET), 0);
+	assert_int_equal(slurp(to, back, len), 100000);
+	assert_memory_equal(back, data + 1000, 100000);
+	/* pread leaves the source offset alone. */
+	assert_int_equal(lseek(from, 0, SEEK_CUR), 0);
+	close(from);
+	close(to);
+	free(data);
+	free(back);
+}
+
+static void
+test_copy_range_to_pipe(void **state)
+{
+	int from = temp_file("0123456789", 10);
+	int p[2];
+	char back[16];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fileio_copy_range(from, 3, 4, p[1]), 0);
+	close(p[1]);
+	assert_int_equal(slurp(p[0], back, sizeof(back)), 4);
+	assert_memory_equal(back, "3456", 4);
+	close(p[0]);
+	close(from);
+}
+
+static void
+test_copy_range_eof(void **state)
+{
+	int from = temp_file("0123456789", 10);
+	int to = temp_file("", 0);
+	char back[16];
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(fileio_copy_range(from, 6, 10, to), -1);
+	assert_int_equal(errno, EIO);
+	/* What was there was copied before the end was found. */
+	assert_int_equal(lseek(to, 0, SEEK_SET), 0);
+	assert_int_equal(slurp(to, back, sizeof(back)), 4);
+	assert_memory_equal(back, "6789", 4);
+	errno = 0;
+	assert_int_equal(fileio_copy_range(from, 10, 1, to), -1);
+	assert_int_equal(errno, EIO);
+	close(from);
+	close(to);
+}
+
+static void
+test_read_bounded_at_bound(void **state)
+{
+	int fd = temp_file("abcdef", 6);
+	size_t len = 99;
+	char *text;
+
+	(void)state;
+	text = fileio_read_bounded(fd, 6, &len);
+	assert_non_null(text);
+	assert_int_equal(len, 6);
+	assert_string_equal(text, "abcdef");
+	free(text);
+	close(fd);
+}
+
+static void
+test_read_bounded_past_bound(void **state)
+{
+	int fd = temp_file("abcdefg", 7);
+	size_t len = 99;
+
+	(void)state;
+	errno = 0;
+	assert_null(fileio_read_bounded(fd, 6, &len));
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(len, 99);
+	close(fd);
+}
+
+static void
+test_read_bounded_empty(void **state)
+{
+	int fd = temp_file("", 0);
+	size_t len = 99;
+	char *text;
+
+	(void)state;
+	text = fileio_read_bounded(fd, 0, &len);
+	assert_non_null(text);
+	assert_int_equal(len, 0);
+	assert_string_equal(text, "");
+	free(text);
+	close(fd);
+}
+
+static void
+test_read_bounded_large(void **state)
+{
+	size_t n = 300000;
+	char *data = malloc(n);
+	int fd;
+	size_t len = 0;
+	char *text;
+
+	(void)state;
+	fill(data, n);
+	fd = temp_file(data, n);
+	text = fileio_read_bounded(fd, n, &len);
+	assert_non_null(text);
+	assert_int_equal(len, n);
+	assert_memory_equal(text, data, n);
+	assert_int_equal(text[n], '\0');
+	free(text);
+	close(fd);
+	free(data);
+}
+
+/* A pipe has no size: the buffer grows by what arrives, in short reads,
+ * and the bound is enforced on the bytes read. */
+static void
+test_read_bounded_pipe(void **state)
+{
+	size_t n = 20000;
+	char *data = malloc(n);
+	int p[2];
+	size_t len = 0;
+	char *text;
+
+	(void)state;
+	fill(data, n);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 65536) >= 0, true);
+	assert_int_equal(fileio_write_all(p[1], data, n), 0);
+	close(p[1]);
+	text = fileio_read_bounded(p[0], n, &len);
+	assert_non_null(text);
+	assert_int_equal(len, n);
+	assert_memory_equal(text, data, n);
+	assert_int_equal(text[n], '\0');
+	free(text);
+	close(p[0]);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fileio_write_all(p[1], data, 5000), 0);
+	close(p[1]);
+	errno = 0;
+	assert_null(fileio_read_bounded(p[0], 4999, &len));
+	assert_int_equal(errno, EFBIG);
+	close(p[0]);
+	free(data);
+}
+
+static void
+test_read_bounded_bad_fd(void **state)
+{
+	size_t len;
+
+	(void)state;
+	errno = 0;
+	assert_null(fileio_read_bounded(-1, 10, &len));
+	assert_int_equal(errno, EBADF);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_write_all_file),
+	        cmocka_unit_test(test_write_all_pipe),
+	        cmocka_unit_test(test_write_all_fails),
+	        cmocka_unit_test(test_copy_range_file),
+	        cmocka_unit_test(test_copy_range_to_pipe),
+	        cmocka_unit_test(test_copy_range_eof),
+	        cmocka_unit_test(test_read_bounded_at_bound),
+	        cmocka_unit_test(test_read_bounded_past_bound),
+	        cmocka_unit_test(test_read_bounded_empty),
+	        cmocka_unit_test(test_read_bounded_large),
+	        cmocka_unit_test(test_read_bounded_pipe),
+	        cmocka_unit_test(test_read_bounded_bad_fd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
