@@ -530,29 +530,26 @@ static int
 write_atomic(const char *path, const char *data, size_t len)
 {
 	char tmp[96];
-	int fd;
-	ssize_t n;
+	int fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	n = write(fd, data, len);
-	if (n != (ssize_t)len || close(fd) < 0) {
-		int err = n < 0 ? errno : ENOSPC;
-
-		unlink(tmp);
-		errno = err;
-		return -1;
+	if (fileio_write_all(fd, data, len) < 0) {
+		err = errno;
+		close(fd);
+		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
-		int err = errno;
-
-		unlink(tmp);
-		errno = err;
-		return -1;
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err = errno;
+		goto fail;
 	}
 	return 0;
+fail:
+	unlink(tmp);
+	errno = err;
+	return -1;
 }
 
 /* Queues the message for its remote recipients: spool/msg/ID (a link to
