@@ -234,10 +234,12 @@ smtp_start(struct role *r)
 static void
 smtp_reload(struct role *r, struct config *cfg)
 {
-	/* Sessions read srv.cfg on each use and never keep pointers into
-	 * it, so the old configuration can go at once. The certificate
-	 * cannot be re-read after the privilege drop: it is reloaded when
-	 * the parent restarts this worker. */
+	/* A reload normally replaces the worker (parent.c, proc_replace),
+	 * which is how a renewed certificate is read: it cannot be after
+	 * the privilege drop. This in-place reload runs only when too many
+	 * replaced workers are still finishing. Sessions read srv.cfg on
+	 * each use and never keep pointers into it, so the old
+	 * configuration can go at once. */
 	role_set_config(r, cfg);
 	srv.cfg = r->cfg;
 }
