@@ -51,6 +51,7 @@ static struct smtp_session *sessions;
 static uint64_t next_id;
 
 static void smtp_session_close(struct smtp_session *s);
+static void smtp_rcpt_truncate(struct smtp_tx *tx, size_t keep);
 
 /* --- replies and state ---------------------------------------------------- */
 
@@ -158,12 +159,7 @@ smtp_tx_free(struct smtp_session *s)
 			ipc_out_deinit(&o);
 		}
 	}
-	for (size_t i = 0; i < tx->nrcpts; i++) {
-		free(tx->rcpts[i].address);
-		free(tx->rcpts[i].mailbox);
-		free(tx->rcpts[i].orcpt);
-		free(tx->rcpts[i].delivered_to);
-	}
+	smtp_rcpt_truncate(tx, 0);
 	free(tx->rcpts);
 	buf_deinit(&tx->out);
 	free(tx);
@@ -333,7 +329,27 @@ smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
 	                          : NULL;
 	r->quota = quota;
 	r->notify = tx->pending.notify;
+	/* kind, four strings with their lengths, notify, quota */
+	tx->commit_bytes +=
+	        1 + 4 * 4 + strlen(address) +
+	        (mailbox != NULL ? strlen(mailbox) : 0) +
+	        (delivered_to != NULL ? strlen(delivered_to) : 0) +
+	        (tx->pending.has_orcpt ? strlen(tx->pending.orcpt) : 0) + 4 + 8;
 	r->orcpt = xstrdup(tx->pending.has_orcpt ? tx->pending.orcpt : "");
+}
+
+/* Drops the targets added after the first `keep`. */
+static void
+smtp_rcpt_truncate(struct smtp_tx *tx, size_t keep)
+{
+	while (tx->nrcpts > keep) {
+		struct smtp_rcpt *r = &tx->rcpts[--tx->nrcpts];
+
+		free(r->address);
+		free(r->mailbox);
+		free(r->delivered_to);
+		free(r->orcpt);
+	}
 }
 
 /* The RCPT was accepted with its targets added. */
@@ -456,6 +472,8 @@ smtp_rcpt_resolved(struct smtp_session *s, enum resolve_result res,
 		         s->lookup);
 		return;
 	}
+	size_t before = tx->nrcpts, bytes = tx->commit_bytes;
+
 	for (uint32_t i = 0; i < n; i++) {
 		struct smtp_target t;
 
@@ -471,6 +489,15 @@ smtp_rcpt_resolved(struct smtp_session *s, enum resolve_result res,
 			smtp_rcpt_add(tx, t.address, NULL, t.alias, 0);
 		}
 		smtp_target_free(&t);
+	}
+	if (tx->commit_bytes > SMTP_COMMIT_TARGET_BYTES) {
+		/* Too many targets for one message: this RCPT is refused as
+		 * too many recipients (RFC 5321 4.5.3.1.10), the others
+		 * stand. */
+		smtp_rcpt_truncate(tx, before);
+		tx->commit_bytes = bytes;
+		smtp_reply(s, "452 4.5.3 Too many recipients <%s>", s->lookup);
+		return;
 	}
 	smtp_rcpt_accepted(s, s->lookup);
 }

@@ -19,6 +19,10 @@
 
 #include <netinet/in.h>
 
+/* The targets of one transaction must fit one commit message to the
+ * queue role (IPC_MAX_PAYLOAD), with room for the rest of it. */
+#define SMTP_COMMIT_TARGET_BYTES (IPC_MAX_PAYLOAD - 64 * 1024)
+
 enum smtp_state {
 	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */
 	SMTP_S_READY,   /* HELO/EHLO done, no transaction */
@@ -52,7 +56,8 @@ struct smtp_tx {
 	char sender[SMTP_ADDR_PATH_MAX + 1];
 	struct smtp_rcpt *rcpts; /* targets */
 	size_t nrcpts;
-	unsigned naccepted; /* RCPT commands accepted */
+	unsigned naccepted;  /* RCPT commands accepted */
+	size_t commit_bytes; /* what the targets add to MSG_QUEUE_COMMIT */
 	char first_rcpt[SMTP_ADDR_PATH_MAX + 1];
 	struct smtp_rcpt_args pending; /* RCPT waiting for auth */
 	char qid[32];

@@ -152,3 +152,32 @@ def test_bad_aliases_file_refuses_start(make_server):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "aliases:2:" in r.stderr
+
+
+def test_huge_expansions_are_bounded_per_transaction(make_server):
+    s = make_server(extra_config="aliases_file aliases\n")
+    with open(os.path.join(s.dir, "aliases"), "w") as f:
+        for a in range(20):
+            # continuation lines keep each line under the 4 KiB bound
+            members = ",\n  ".join("member-%04d-of-list-%02d@far.example"
+                                   % (m, a) for m in range(1000))
+            f.write("list%02d: %s\n" % (a, members))
+    s.add_user("demo@example.test")
+    s.start()
+    d = Dialogue(s.ports["smtp"], timeout=60)
+    d.reply()
+    d.cmd("EHLO big.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    codes = [d.cmd("RCPT TO:<list%02d@example.test>" % a)[0] for a in range(20)]
+    # Each list adds ~50 KB to the commit: the first ones fit, the rest
+    # are refused as too many recipients, and the session goes on.
+    assert codes[0] == 250 and 452 in codes
+    accepted = codes.count(250)
+    assert codes == [250] * accepted + [452] * (20 - accepted)
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: many\r\n\r\nx\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 250
+    qid = lines[0].rsplit(" ", 1)[1]
+    with open(os.path.join(s.data, "spool", "env", qid), "rb") as f:
+        assert f.read().count(b"\nrcpt ") == accepted * 1000
