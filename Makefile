@@ -129,10 +129,12 @@ deps-test:
 	@scripts/deps test
 
 check: deps-test
-	@rm -rf build/release/results build/asan/results
-	@$(MAKE) -k --no-print-directory BUILD=release check-one; \
+	@rm -rf build/release/results build/asan/results build/static
+	@scripts/run-static build/static; \
+	 $(MAKE) -k --no-print-directory BUILD=release check-one; \
 	 $(MAKE) -k --no-print-directory BUILD=asan check-one; \
-	 scripts/summary build/release/results build/asan/results
+	 scripts/summary build/static/results build/release/results \
+		build/asan/results
 
 run: deps
 	@$(MAKE) --no-print-directory BUILD=release all
@@ -155,8 +157,7 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(C_FILES)
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--suppress=missingIncludeSystem -D_GNU_SOURCE -Isrc src
+	@scripts/run-static build/static
 	clang-tidy --quiet $(LIB_SRC) -- $(CFLAGS_COMMON)
 
 clean:

@@ -221,6 +221,9 @@ ipc_dispatch(struct ipc *ipc)
 {
 	bool freed = false;
 
+	/* A callback may free the ipc: it then sets this flag, which lives
+	 * only for this call (cleared below, or gone with the ipc). */
+	// cppcheck-suppress autoVariables
 	ipc->freed = &freed;
 	while (buf_len(&ipc->in) >= IPC_HDR) {
 		uint32_t hdr[6];

@@ -738,10 +738,11 @@ parent_main(const char *config_path, bool foreground)
 	pa.config_path = xstrdup(config_path);
 	pa.cfg = config_load(config_path, &err);
 	if (pa.cfg == NULL) {
-		fprintf(stderr, "%s", err);
-		if (err != NULL && err[0] != '\0' &&
-		    err[strlen(err) - 1] != '\n')
-			fputc('\n', stderr);
+		if (err != NULL && err[0] != '\0') {
+			fputs(err, stderr);
+			if (err[strlen(err) - 1] != '\n')
+				fputc('\n', stderr);
+		}
 		free(err);
 		return 1;
 	}

@@ -379,6 +379,10 @@ smtp_local_store_quoted(struct smtp_path *path, const char *content,
 {
 	size_t n = 0;
 
+	/* clen < the quoted length, which the caller bounded to
+	 * SMTP_ADDR_LOCAL_MAX. */
+	if (clen >= sizeof(path->local))
+		return;
 	if (clen > 0 && smtp_dot_string_len(content, clen) == clen) {
 		memcpy(path->local, content, clen);
 		path->local[clen] = '\0';

@@ -44,12 +44,12 @@ static size_t nlistens;
 static struct loop_timer *stop_timer;
 
 void
-smtp_server_register(struct smtp_server *s, struct smtp_session *session,
+smtp_server_register(struct smtp_server *server, struct smtp_session *session,
                      uint64_t id)
 {
 	struct smtp_entry *e = xmalloc(sizeof(*e));
 
-	(void)s;
+	(void)server;
 	e->id = id;
 	e->session = session;
 	e->next = table[id % SMTP_BUCKETS];

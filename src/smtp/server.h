@@ -36,8 +36,8 @@ struct smtp_server {
 extern const struct role_ops smtp_role_ops;
 
 /* Registers a session for replies to `id`; smtp_server_forget undoes. */
-void smtp_server_register(struct smtp_server *srv, struct smtp_session *s,
-                          uint64_t id);
+void smtp_server_register(struct smtp_server *server,
+                          struct smtp_session *session, uint64_t id);
 void smtp_server_forget(struct smtp_server *srv, uint64_t id);
 /* A session ended (called by session.c after freeing it). */
 void smtp_server_session_ended(struct smtp_server *srv);
