@@ -36,6 +36,8 @@ enum msg_type {
 	                         ""), u32 notify (SMTP_NOTIFY_*), str orcpt */
 	MSG_QUEUE_COMMIT_R,   /* u8 status (QUEUE_STATUS_*), str text */
 	MSG_QUEUE_ABORT,      /* str queue id: discard the spool file */
+	MSG_QUEUE_USAGE,      /* u32 n, per account: str "domain/local" */
+	MSG_QUEUE_USAGE_R,    /* u32 n, per account: u64 bytes stored */
 };
 
 enum queue_rcpt_kind {

@@ -56,6 +56,8 @@
 #define QUEUE_ID_LEN      16
 /* Store accounts kept open between flush cycles. */
 #define QUEUE_MAX_ACCOUNTS 128
+/* Accounts in one usage request (targets of one RCPT). */
+#define QUEUE_MAX_USAGE 1000
 
 enum spool_stage {
 	SPOOL_OPEN,    /* handed to a session, being written */
@@ -142,6 +144,11 @@ struct queue_state {
 static struct queue_state q;
 
 static void queue_schedule(void);
+struct queue_acct;
+static struct queue_acct *queue_account_find(const char *mailbox, bool create,
+                                             const char **error_r);
+static void queue_accounts_trim(void);
+static bool queue_mailbox_valid(const char *mailbox);
 
 static void
 spool_path(char *out, size_t outsz, const char *id)
@@ -306,6 +313,44 @@ queue_abort(struct queue_client *c, const struct ipc_msg *msg)
 		spool_file_free(f);
 	}
 	free(id);
+}
+
+/* --- usage -------------------------------------------------------------- */
+
+/* How much each named account stores, for the smtp role's quota check at
+ * RCPT. An account that does not exist yet stores nothing. */
+static void
+queue_usage(struct queue_client *c, const struct ipc_msg *msg)
+{
+	struct ipc_in in;
+	struct ipc_out o;
+	uint32_t n;
+
+	ipc_in_init(&in, msg);
+	n = ipc_get_u32(&in);
+	if (n > QUEUE_MAX_USAGE)
+		fatal("queue: usage request for %u accounts", n);
+	ipc_out_init(&o);
+	ipc_put_u32(&o, n);
+	for (uint32_t i = 0; i < n; i++) {
+		char *mailbox = ipc_get_str(&in);
+		uint64_t bytes = 0, msgs = 0;
+		const char *err = NULL;
+		struct queue_acct *a = NULL;
+
+		if (!queue_mailbox_valid(mailbox))
+			fatal("queue: bad account in usage request");
+		a = queue_account_find(mailbox, false, &err);
+		if (a != NULL && store_account_usage(a->acct, &bytes, &msgs,
+		                                     &err) != STORE_OK)
+			bytes = 0;
+		ipc_put_u64(&o, bytes);
+		free(mailbox);
+	}
+	ipc_in_end(&in);
+	ipc_send_out(c->ipc, MSG_QUEUE_USAGE_R, msg->id, -1, &o);
+	ipc_out_deinit(&o);
+	queue_accounts_trim();
 }
 
 /* --- commit ------------------------------------------------------------- */
@@ -578,10 +623,11 @@ spool_enqueue(struct spool_file *f)
 	return rc;
 }
 
-/* The open account for "domain/local", opening (and creating) it if
- * needed; NULL with *error_r on failure. */
+/* The open account for "domain/local", opening it if needed (and
+ * creating it when `create`); NULL with *error_r on failure or, without
+ * `create`, when it does not exist. */
 static struct queue_acct *
-queue_account(const char *mailbox, const char **error_r)
+queue_account_find(const char *mailbox, bool create, const char **error_r)
 {
 	struct queue_acct *a;
 	char *domain, *local;
@@ -596,8 +642,9 @@ queue_account(const char *mailbox, const char **error_r)
 	domain = xstrdup(mailbox);
 	local = strchr(domain, '/');
 	*local++ = '\0';
-	r = store_account_open(q.store, domain, local, STORE_OPEN_CREATE,
-	                       &a->acct, error_r);
+	r = store_account_open(q.store, domain, local,
+	                       create ? STORE_OPEN_CREATE : 0, &a->acct,
+	                       error_r);
 	free(domain);
 	if (r != STORE_OK) {
 		free(a->key);
@@ -672,7 +719,8 @@ spool_deliver(struct spool_file *f, const char **reply_r)
 		        rc->variant >= 0 ? &f->variants[rc->variant] : NULL;
 		uint64_t size = v != NULL ? v->size : f->size;
 		const char *err = NULL;
-		struct queue_acct *a = queue_account(rc->mailbox, &err);
+		struct queue_acct *a =
+		        queue_account_find(rc->mailbox, true, &err);
 		enum store_result r = a != NULL ? STORE_OK : STORE_TEMPFAIL;
 
 		if (a != NULL && !a->in_batch) {
@@ -970,6 +1018,9 @@ queue_client_msg(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
 		break;
 	case MSG_QUEUE_ABORT:
 		queue_abort(c, msg);
+		break;
+	case MSG_QUEUE_USAGE:
+		queue_usage(c, msg);
 		break;
 	default:
 		fatal("queue: unexpected message type %u", msg->type);

@@ -52,6 +52,7 @@ static uint64_t next_id;
 
 static void smtp_session_close(struct smtp_session *s);
 static void smtp_rcpt_truncate(struct smtp_tx *tx, size_t keep);
+static bool smtp_quota_check(struct smtp_session *s);
 
 /* --- replies and state ---------------------------------------------------- */
 
@@ -499,7 +500,86 @@ smtp_rcpt_resolved(struct smtp_session *s, enum resolve_result res,
 		smtp_reply(s, "452 4.5.3 Too many recipients <%s>", s->lookup);
 		return;
 	}
-	smtp_rcpt_accepted(s, s->lookup);
+	tx->rcpt_mark = before;
+	if (!smtp_quota_check(s))
+		smtp_rcpt_accepted(s, s->lookup);
+}
+
+/*
+ * A local target that is already over its quota can take no mail: the
+ * RCPT is refused now, for this recipient alone (DESIGN.md: refused in
+ * the dialogue, never bounced later). Only the queue role can read the
+ * store, so the accounts with a quota are asked about there. Returns true
+ * if a question was sent (the answer goes to smtp_quota_result).
+ */
+static bool
+smtp_quota_check(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct ipc_out o;
+	uint32_t n = 0;
+
+	for (size_t i = tx->rcpt_mark; i < tx->nrcpts; i++)
+		n += tx->rcpts[i].mailbox != NULL && tx->rcpts[i].quota > 0;
+	if (n == 0 || s->srv->queue == NULL)
+		return false;
+	ipc_out_init(&o);
+	ipc_put_u32(&o, n);
+	for (size_t i = tx->rcpt_mark; i < tx->nrcpts; i++) {
+		if (tx->rcpts[i].mailbox != NULL && tx->rcpts[i].quota > 0)
+			ipc_put_str(&o, tx->rcpts[i].mailbox);
+	}
+	ipc_send_out(s->srv->queue, MSG_QUEUE_USAGE, s->id, -1, &o);
+	ipc_out_deinit(&o);
+	smtp_wait(s, SMTP_WAIT_USAGE);
+	return true;
+}
+
+static void
+smtp_quota_result(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	struct smtp_tx *tx = s->tx;
+	struct ipc_in in;
+	uint32_t n;
+	/* The size declared with MAIL (RFC 1870) when there is one: a
+	 * message that cannot fit is refused here rather than after it has
+	 * been sent. */
+	uint64_t need =
+	        tx->mail.has_size && tx->mail.size > 0 ? tx->mail.size : 1;
+	bool full = false, never = false;
+
+	ipc_in_init(&in, msg);
+	n = ipc_get_u32(&in);
+	for (size_t i = tx->rcpt_mark; i < tx->nrcpts; i++) {
+		struct smtp_rcpt *r = &tx->rcpts[i];
+		uint64_t used;
+
+		if (r->mailbox == NULL || r->quota == 0)
+			continue;
+		if (n-- == 0)
+			fatal("smtp: short usage reply");
+		used = ipc_get_u64(&in);
+		never |= need > r->quota;
+		full |= used > r->quota - need;
+	}
+	ipc_in_end(&in);
+	if (!full && !never) {
+		smtp_rcpt_accepted(s, s->lookup);
+		return;
+	}
+	smtp_rcpt_truncate(tx, tx->rcpt_mark);
+	/* RFC 3463 X.2.2: mailbox full; permanent only for a message that
+	 * is larger than the whole quota. */
+	if (never)
+		smtp_reply(s,
+		           "552 5.2.2 <%s>: Message larger than the "
+		           "mailbox's quota",
+		           s->lookup);
+	else
+		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", s->lookup);
+	log_info("session=%016llx event=rcpt-refused reason=over-quota "
+	         "to=<%s>",
+	         (unsigned long long)s->id, s->lookup);
 }
 
 /* VRFY and EXPN for trusted clients (RFC 5321 3.5). */
@@ -1086,15 +1166,23 @@ smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg)
 	}
 	if ((was == SMTP_WAIT_AUTH && msg->type != MSG_AUTH_LOOKUP_R) ||
 	    (was == SMTP_WAIT_OPEN && msg->type != MSG_QUEUE_OPEN_R) ||
-	    (was == SMTP_WAIT_COMMIT && msg->type != MSG_QUEUE_COMMIT_R))
+	    (was == SMTP_WAIT_COMMIT && msg->type != MSG_QUEUE_COMMIT_R) ||
+	    (was == SMTP_WAIT_USAGE && msg->type != MSG_QUEUE_USAGE_R))
 		fatal("smtp: reply type %u while waiting for %d", msg->type,
 		      was);
+	/* The awaited reply has come; a handler may start the next wait
+	 * (a RCPT's quota check after its look-up). */
+	s->wait = SMTP_WAIT_NONE;
 	if (was == SMTP_WAIT_AUTH)
 		smtp_lookup_result(s, msg);
+	else if (was == SMTP_WAIT_USAGE)
+		smtp_quota_result(s, msg);
 	else if (was == SMTP_WAIT_OPEN)
 		smtp_data_opened(s, msg);
 	else
 		smtp_data_committed(s, msg);
+	if (s->wait != SMTP_WAIT_NONE)
+		return;
 	smtp_resume(s);
 	smtp_session_process(s);
 }
@@ -1104,7 +1192,8 @@ smtp_session_peer_lost(bool queue)
 {
 	for (struct smtp_session *s = sessions; s != NULL; s = s->next) {
 		bool hit = queue ? (s->wait == SMTP_WAIT_OPEN ||
-		                    s->wait == SMTP_WAIT_COMMIT)
+		                    s->wait == SMTP_WAIT_COMMIT ||
+		                    s->wait == SMTP_WAIT_USAGE)
 		                 : s->wait == SMTP_WAIT_AUTH;
 
 		if (queue && !hit && s->state == SMTP_S_DATA &&
@@ -1121,6 +1210,16 @@ smtp_session_peer_lost(bool queue)
 		}
 		if (!hit)
 			continue;
+		if (s->wait == SMTP_WAIT_AUTH || s->wait == SMTP_WAIT_USAGE) {
+			/* Only the command being looked up fails; a RCPT's
+			 * targets added so far are taken back. */
+			if (s->wait == SMTP_WAIT_USAGE)
+				smtp_rcpt_truncate(s->tx, s->tx->rcpt_mark);
+			smtp_reply(s, "451 4.3.0 Temporary lookup failure, "
+			              "try again later");
+			smtp_resume(s);
+			continue;
+		}
 		/* A commit whose answer is lost may or may not have been
 		 * made durable: 451 makes the client retry, so the message
 		 * is never lost (at worst delivered twice, RFC 5321 6.1). */

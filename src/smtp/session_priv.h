@@ -38,6 +38,7 @@ enum smtp_wait {
 	SMTP_WAIT_AUTH,   /* recipient look-up */
 	SMTP_WAIT_OPEN,   /* spool file for DATA */
 	SMTP_WAIT_COMMIT, /* durable commit */
+	SMTP_WAIT_USAGE,  /* mailbox usage of quota-limited targets */
 };
 
 /* One delivery target: a RCPT address, or one of the addresses an alias
@@ -58,6 +59,7 @@ struct smtp_tx {
 	size_t nrcpts;
 	unsigned naccepted;  /* RCPT commands accepted */
 	size_t commit_bytes; /* what the targets add to MSG_QUEUE_COMMIT */
+	size_t rcpt_mark;    /* targets before the RCPT being checked */
 	char first_rcpt[SMTP_ADDR_PATH_MAX + 1];
 	struct smtp_rcpt_args pending; /* RCPT waiting for auth */
 	char qid[32];

@@ -84,21 +84,43 @@ def test_quota(make_server):
     s.add_user("small@example.test", quota="2K")
     s.start()
     big = "z" * 3000
+    # smtplib declares SIZE: the recipient is refused at RCPT, for good.
     with smtplib.SMTP("127.0.0.1", s.ports["smtp"]) as c:
         try:
             c.sendmail("a@example.org", ["small@example.test"],
                        ("Subject: big\r\n\r\n%s\r\n" % big).encode())
             raise AssertionError("accepted a message over the quota")
-        except smtplib.SMTPDataError as e:
-            assert e.smtp_code == 552 and b"5.2.2" in e.smtp_error
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = e.recipients["small@example.test"]
+            assert code == 552 and b"5.2.2" in text
+    # Without SIZE the same message is refused at the end of DATA.
+    from conftest import Dialogue
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO q.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<small@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(("Subject: big\r\n\r\n%s\r\n.\r\n" % big).encode())
+    code, lines = d.reply()
+    assert code == 552 and "5.2.2" in lines[0]
     send(s, "small@example.test", "fits", "y" * 1000)
+    # Not enough room left: temporary, at RCPT.
     with smtplib.SMTP("127.0.0.1", s.ports["smtp"]) as c:
         try:
             c.sendmail("a@example.org", ["small@example.test"],
                        ("Subject: no room\r\n\r\n%s\r\n" % ("y" * 1000)).encode())
             raise AssertionError("accepted a message past the quota")
-        except smtplib.SMTPDataError as e:
-            assert e.smtp_code == 452 and b"4.2.2" in e.smtp_error
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = e.recipients["small@example.test"]
+            assert code == 452 and b"4.2.2" in text
+    # ...and without SIZE, at the end of DATA, nothing half-written.
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<small@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(("Subject: no room\r\n\r\n%s\r\n.\r\n" % ("y" * 1000)).encode())
+    code, lines = d.reply()
+    assert code == 452 and "4.2.2" in lines[0]
     msgs = s.messages("small@example.test")
     assert len(msgs) == 1 and b"Subject: fits" in msgs[0]
 
@@ -162,3 +184,30 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
         assert len(set(uids)) == len(uids)
         names = {n.split(":")[0] for _, n in files}
         assert {base for _, base in rows} == names
+
+
+def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
+    s = make_server()
+    s.add_user("full@example.test", quota="2K")
+    s.add_user("other@example.test")
+    s.start()
+    send(s, "full@example.test", "fills it", "f" * 1200)
+    s.wait_messages("full@example.test", 1)
+    from conftest import Dialogue
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO q.example")
+    # The declared size cannot fit in what is left of the quota.
+    d.cmd("MAIL FROM:<a@example.org> SIZE=1500")
+    assert d.cmd("RCPT TO:<other@example.test>")[0] == 250
+    code, lines = d.cmd("RCPT TO:<full@example.test>")
+    assert code == 452 and "4.2.2" in lines[0]
+    # The transaction goes on for the recipient with room.
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: shared\r\n\r\n" + b"s" * 1400 + b"\r\n.\r\n")
+    assert d.reply()[0] == 250
+    assert len(s.wait_messages("other@example.test", 1)) == 1
+    assert len(s.messages("full@example.test")) == 1
+    # A small message still fits.
+    d.cmd("MAIL FROM:<a@example.org> SIZE=100")
+    assert d.cmd("RCPT TO:<full@example.test>")[0] == 250
