@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/domain.h"
 #include "core/str.h"
 #include "core/strmap.h"
 #include "core/xalloc.h"
@@ -215,13 +216,6 @@ aliases_is_atext(char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-static bool
-aliases_is_ldh(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-';
-}
-
 /* True if the `len` bytes are a dot-atom (RFC 5322 3.2.3). */
 static bool
 aliases_is_dot_atom(const char *s, size_t len)
@@ -330,33 +324,6 @@ aliases_local_parse(const char *s, size_t len, size_t *pos, char *out)
 	return NULL;
 }
 
-/* Checks an LDH domain of `len` bytes; NULL or a static reason. */
-static const char *
-aliases_domain_problem(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0)
-		return "empty domain";
-	if (len > ALIASES_DOMAIN_MAX)
-		return "domain longer than 255 octets";
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || s[i] == '.') {
-			if (label == 0)
-				return "empty label in domain";
-			if (s[i - 1] == '-')
-				return "domain label ends with '-'";
-			label = 0;
-		} else {
-			if (label == 0 && s[i] == '-')
-				return "domain label begins with '-'";
-			if (++label > 63)
-				return "domain label longer than 63 octets";
-		}
-	}
-	return NULL;
-}
-
 /* Parses a domain at s[*pos] into `out` (ALIASES_DOMAIN_MAX + 1 bytes),
  * lower case; advances *pos. NULL or a static reason. */
 static const char *
@@ -367,12 +334,12 @@ aliases_domain_parse(const char *s, size_t len, size_t *pos, char *out)
 
 	if (i < len && s[i] == '[')
 		return "address literals are not supported";
-	while (i < len && (s[i] == '.' || aliases_is_ldh(s[i])))
+	while (i < len && (s[i] == '.' || domain_is_ldh(s[i])))
 		i++;
 	if (i == *pos && i < len && s[i] != ':' && s[i] != ',' &&
 	    !aliases_is_blank(s[i]))
 		return "invalid character in domain";
-	why = aliases_domain_problem(s + *pos, i - *pos);
+	why = domain_problem(s + *pos, i - *pos);
 	if (why != NULL)
 		return why;
 	memcpy(out, s + *pos, i - *pos);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/domain.h"
 #include "core/str.h"
 #include "core/strmap.h"
 #include "core/xalloc.h"
@@ -102,13 +103,6 @@ passdb_is_atext(char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-static bool
-passdb_is_ldh(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '-';
-}
-
 /* Checks a dot-atom local part of `len` bytes (RFC 5322 section 3.2.3);
  * returns NULL or a static reason. */
 static const char *
@@ -137,35 +131,6 @@ passdb_local_problem(const char *s, size_t len)
 	return after_dot ? "local part ends with a dot" : NULL;
 }
 
-/* Checks an LDH domain name of `len` bytes; NULL or a static reason. */
-static const char *
-passdb_domain_problem(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0)
-		return "empty domain";
-	if (len > PASSDB_DOMAIN_MAX)
-		return "domain longer than 255 octets";
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || s[i] == '.') {
-			if (label == 0)
-				return "empty label in domain";
-			if (s[i - 1] == '-')
-				return "domain label ends with '-'";
-			label = 0;
-		} else if (passdb_is_ldh(s[i])) {
-			if (label == 0 && s[i] == '-')
-				return "domain label begins with '-'";
-			if (++label > 63)
-				return "domain label longer than 63 octets";
-		} else {
-			return "invalid character in domain";
-		}
-	}
-	return NULL;
-}
-
 /* Checks a NUL-terminated address; NULL or a static reason. */
 static const char *
 passdb_address_problem(const char *address)
@@ -177,7 +142,7 @@ passdb_address_problem(const char *address)
 		return "no '@' in address";
 	why = passdb_local_problem(address, (size_t)(at - address));
 	if (why == NULL)
-		why = passdb_domain_problem(at + 1, strlen(at + 1));
+		why = domain_problem(at + 1, strlen(at + 1));
 	return why;
 }
 
