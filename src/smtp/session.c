@@ -161,6 +161,7 @@ smtp_tx_free(struct smtp_session *s)
 		}
 	}
 	smtp_rcpt_truncate(tx, 0);
+	strmap_deinit(&tx->seen);
 	free(tx->rcpts);
 	buf_deinit(&tx->out);
 	free(tx);
@@ -248,6 +249,7 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	tx = xmalloc(sizeof(*tx));
 	tx->fd = -1;
+	strmap_init(&tx->seen, STRMAP_KEYS_COPIED);
 	buf_init(&tx->out, SMTP_SPOOL_BUF);
 	if (smtp_parse_mail(cmd->arg, cmd->arg_len, &tx->mail, &err) < 0) {
 		free(tx);
@@ -303,25 +305,36 @@ smtp_lookup(struct smtp_session *s, enum smtp_verb verb, const char *address)
 
 /* Adds one target unless the transaction already delivers there. Takes
  * ownership of `mailbox`. */
+/* The dedupe key of a target: a local account's mailbox, or a remote
+ * address. Returns owned memory. */
+static char *
+smtp_rcpt_key(const char *address, const char *mailbox)
+{
+	return mailbox != NULL ? xasprintf("L%s", mailbox)
+	                       : xasprintf("R%s", address);
+}
+
+/* Adds one target unless the transaction already delivers there (a set,
+ * so that a transaction of many alias targets stays linear). Takes
+ * ownership of `mailbox`. */
 static void
 smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
               const char *delivered_to, uint64_t quota)
 {
 	struct smtp_rcpt *r;
+	char *key = smtp_rcpt_key(address, mailbox);
+	int dup = strmap_put(&tx->seen, key, tx->nrcpts, NULL);
 
-	for (size_t i = 0; i < tx->nrcpts; i++) {
-		const struct smtp_rcpt *o = &tx->rcpts[i];
-
-		if (mailbox != NULL
-		            ? o->mailbox != NULL &&
-		                      strcmp(o->mailbox, mailbox) == 0
-		            : o->mailbox == NULL &&
-		                      strcmp(o->address, address) == 0) {
-			free(mailbox);
-			return;
-		}
+	free(key);
+	if (dup < 0) {
+		free(mailbox);
+		return;
 	}
-	tx->rcpts = xrealloc(tx->rcpts, (tx->nrcpts + 1) * sizeof(*tx->rcpts));
+	if (tx->nrcpts == tx->rcpt_cap) {
+		tx->rcpt_cap = tx->rcpt_cap ? tx->rcpt_cap * 2 : 8;
+		tx->rcpts =
+		        xrealloc(tx->rcpts, tx->rcpt_cap * sizeof(*tx->rcpts));
+	}
 	r = &tx->rcpts[tx->nrcpts++];
 	r->address = xstrdup(address);
 	r->mailbox = mailbox;
@@ -340,9 +353,13 @@ smtp_rcpt_add(struct smtp_tx *tx, const char *address, char *mailbox,
 }
 
 /* Drops the targets added after the first `keep`. */
+/* Drops the targets added after the first `keep` (a refused RCPT); the
+ * dedupe set, which cannot forget, is rebuilt from those that stay. */
 static void
 smtp_rcpt_truncate(struct smtp_tx *tx, size_t keep)
 {
+	if (tx->nrcpts <= keep)
+		return;
 	while (tx->nrcpts > keep) {
 		struct smtp_rcpt *r = &tx->rcpts[--tx->nrcpts];
 
@@ -350,6 +367,15 @@ smtp_rcpt_truncate(struct smtp_tx *tx, size_t keep)
 		free(r->mailbox);
 		free(r->delivered_to);
 		free(r->orcpt);
+	}
+	strmap_deinit(&tx->seen);
+	strmap_init(&tx->seen, STRMAP_KEYS_COPIED);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		char *key = smtp_rcpt_key(tx->rcpts[i].address,
+		                          tx->rcpts[i].mailbox);
+
+		(void)strmap_put(&tx->seen, key, i, NULL);
+		free(key);
 	}
 }
 

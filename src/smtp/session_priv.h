@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/conn.h"
 #include "core/ipc.h"
+#include "core/strmap.h"
 #include "smtp/addr.h"
 #include "smtp/cmd_parse.h"
 #include "smtp/data.h"
@@ -57,6 +58,8 @@ struct smtp_tx {
 	char sender[SMTP_ADDR_PATH_MAX + 1];
 	struct smtp_rcpt *rcpts; /* targets */
 	size_t nrcpts;
+	size_t rcpt_cap;
+	struct strmap seen;  /* the targets' keys (smtp_rcpt_key), for dedupe */
 	unsigned naccepted;  /* RCPT commands accepted */
 	size_t commit_bytes; /* what the targets add to MSG_QUEUE_COMMIT */
 	size_t rcpt_mark;    /* targets before the RCPT being checked */
