@@ -35,9 +35,19 @@ ascii_lower(char c)
 bool
 str_eq_ci(const char *s, size_t len, const char *lit)
 {
-	size_t n = strlen(lit);
+	return str_eq_ci_n(s, len, lit, strlen(lit));
+}
 
-	return n == len && str_has_prefix_ci(s, len, lit);
+bool
+str_eq_ci_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++) {
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+			return false;
+	}
+	return true;
 }
 
 bool

@@ -20,6 +20,8 @@ int str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *value_r)
 
 /* Case-insensitive ASCII comparison of a view with a C string. */
 bool str_eq_ci(const char *s, size_t len, const char *lit);
+/* Case-insensitive ASCII comparison of two views. */
+bool str_eq_ci_n(const char *a, size_t alen, const char *b, size_t blen);
 /* True if the view starts with `prefix`, ASCII case-insensitively. */
 bool str_has_prefix_ci(const char *s, size_t len, const char *prefix);
 /* Lower-cases ASCII letters of the NUL-terminated `s` in place. */

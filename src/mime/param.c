@@ -202,19 +202,7 @@ param_hex(char c)
 static bool
 param_name_eq(const struct raw_param *a, const struct raw_param *b)
 {
-	if (a->name_len != b->name_len)
-		return false;
-	for (size_t i = 0; i < a->name_len; i++) {
-		char x = a->name[i], y = b->name[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y - 'A' + 'a');
-		if (x != y)
-			return false;
-	}
-	return true;
+	return str_eq_ci_n(a->name, a->name_len, b->name, b->name_len);
 }
 
 static bool

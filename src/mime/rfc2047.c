@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "core/str.h"
 #include "mime/mime_priv.h"
 
 struct rfc2047_word {
@@ -190,19 +191,8 @@ static bool
 rfc2047_same_charset(const struct rfc2047_pending *p,
                      const struct rfc2047_word *w)
 {
-	if (p->charset_len != w->charset_len)
-		return false;
-	for (size_t i = 0; i < w->charset_len; i++) {
-		char a = p->charset[i], b = w->charset[i];
-
-		if (a >= 'A' && a <= 'Z')
-			a = (char)(a - 'A' + 'a');
-		if (b >= 'A' && b <= 'Z')
-			b = (char)(b - 'A' + 'a');
-		if (a != b)
-			return false;
-	}
-	return true;
+	return str_eq_ci_n(p->charset, p->charset_len, w->charset,
+	                   w->charset_len);
 }
 
 /* Decodes the unfolded text s[0..len) into out. */
