@@ -432,6 +432,17 @@ store_index_rollback(struct store_account *acct)
 }
 
 enum store_result
+store_index_finish(struct store_account *acct, enum store_result r,
+                   const char **error_r)
+{
+	if (r != STORE_OK) {
+		store_index_rollback(acct);
+		return r;
+	}
+	return store_index_commit(acct, error_r);
+}
+
+enum store_result
 store_index_read_begin(struct store_account *acct, const char **error_r)
 {
 	if (acct->txn_depth > 0 || acct->read_txn)

@@ -193,11 +193,7 @@ store_mbox_create_one(struct store_account *acct, const char *name,
 		if (r == STORE_OK)
 			r = store_mbox_adopt(acct, name, error_r);
 	}
-	if (r != STORE_OK) {
-		store_index_rollback(acct);
-		return r;
-	}
-	return store_index_commit(acct, error_r);
+	return store_index_finish(acct, r, error_r);
 }
 
 /* True if the index's mailboxes and the folders on disk differ. */
@@ -284,11 +280,7 @@ store_mbox_reconcile(struct store_account *acct, bool rebuild, bool *folders_r,
 	if (r != STORE_OK)
 		return r;
 	r = store_mbox_reconcile_locked(acct, error_r);
-	if (r != STORE_OK) {
-		store_index_rollback(acct);
-		return r;
-	}
-	return store_index_commit(acct, error_r);
+	return store_index_finish(acct, r, error_r);
 }
 
 enum store_result
@@ -399,11 +391,7 @@ store_mailbox_create(struct store_account *acct, const char *name,
 	}
 	if (r == STORE_OK)
 		r = store_mbox_create_one(acct, norm, error_r);
-	if (r != STORE_OK) {
-		store_index_rollback(acct);
-		return r;
-	}
-	return store_index_commit(acct, error_r);
+	return store_index_finish(acct, r, error_r);
 }
 
 enum store_result

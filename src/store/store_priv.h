@@ -286,6 +286,10 @@ enum store_result store_index_begin(struct store_account *acct,
 enum store_result store_index_commit(struct store_account *acct,
                                      const char **error_r);
 void store_index_rollback(struct store_account *acct);
+/* Ends a transaction by its outcome: commits when `r` is STORE_OK (and
+ * returns the commit's result), rolls back and returns `r` otherwise. */
+enum store_result store_index_finish(struct store_account *acct,
+                                     enum store_result r, const char **error_r);
 /* Read snapshot for multi-statement reads (BEGIN; no-op inside a write). */
 enum store_result store_index_read_begin(struct store_account *acct,
                                          const char **error_r);
