@@ -4,23 +4,30 @@
  * message into, and on commit delivers it to local Maildirs and makes it
  * durable before the session may answer 250.
  *
- * Group commit, pipelined in two stages (docs/queue.md has the state
- * table). One flush is one syncfs(2) of the spool's file system, which
- * flushes the data and metadata of every file and directory written on it
- * since the last flush: for N messages completing together that is one
- * flush instead of 2N fsyncs.
- *   WRITTEN -> (flush k makes the data durable) -> store_deliver: link
- *              into the account's new/ and add the index row
- *   LINKED  -> (flush k+1 makes the entries and index durable) -> 250
- * The data must be on disk before a Maildir entry names it, so a power cut
- * never leaves a file in new/ without its bytes; the entry must be on disk
- * before the 250, so an acknowledged message is never lost. While flush
- * k+1 covers batch k's entries it also covers batch k+1's data, so under
- * load every flush serves two batches.
+ * Group commit (docs/queue.md has the state table). A commit is delivered
+ * at once: store_deliver links the spool file into each account's new/
+ * and adds its index row inside that account's open batch; the batches
+ * are committed at the end of the loop iteration, and the next flush
+ * makes all of it durable before the 250. One flush is one syncfs(2) of
+ * the spool's file system, which writes back the data and metadata of
+ * every file and directory written on it since the last flush (message
+ * data, new/ entries, the index's WAL frames, spool/msg and spool/env):
+ * for N messages completing together that is one flush instead of 2N
+ * fsyncs, and a message waits for at most two flushes (the one running
+ * when it arrives, then its own).
+ *
+ * The entry is linked before its data is on disk, so a power cut during
+ * that flush may leave a new/ entry whose data never arrived: shorter
+ * than the S= of its name (ext4, XFS and the like never show unwritten
+ * blocks, they keep the size at what was written). Such an entry was
+ * never acknowledged, since its flush did not complete; the store's scan
+ * of new/ moves it out (docs/store.md, "Torn entries"), and recovery
+ * quarantines a queued message whose file is shorter than its envelope
+ * says.
  *
  * The flush runs in a second thread (queue_flusher) so that this loop
- * keeps handing out spool files and taking commits meanwhile; everything
- * else, the store included, runs in the loop.
+ * keeps handing out spool files and delivering commits meanwhile;
+ * everything else, the store included, runs in the loop.
  *
  * Runs chrooted in the data directory (when started as root) as run_user;
  * every path here is relative to it.
@@ -60,9 +67,8 @@
 #define QUEUE_MAX_USAGE 1000
 
 enum spool_stage {
-	SPOOL_OPEN,    /* handed to a session, being written */
-	SPOOL_WRITTEN, /* committed by the session, data not yet flushed */
-	SPOOL_LINKED,  /* linked into mailboxes, entries not yet flushed */
+	SPOOL_OPEN,   /* handed to a session, being written */
+	SPOOL_LINKED, /* committed and delivered, waiting for its flush */
 };
 
 struct spool_rcpt {
@@ -123,12 +129,12 @@ struct queue_client {
 struct queue_state {
 	struct role *role;
 	struct queue_client clients[QUEUE_MAX_CLIENTS];
-	struct spool_file *written, **written_tail;
+	/* Delivered, waiting for the next flush. */
 	struct spool_file *linked, **linked_tail;
 	struct loop_timer *cycle;
-	/* The flush in progress and the lists it serves. */
+	/* The flush in progress and the files it serves. */
 	bool flushing;
-	struct spool_file *fl_linked, *fl_written;
+	struct spool_file *fl_linked;
 	int flush_req[2]; /* main -> flusher: one byte per flush */
 	int flush_done;   /* eventfd: flusher -> main */
 	struct loop_io *flush_io;
@@ -144,11 +150,17 @@ struct queue_state {
 static struct queue_state q;
 
 static void queue_schedule(void);
+static void queue_cycle_run(void);
 struct queue_acct;
 static struct queue_acct *queue_account_find(const char *mailbox, bool create,
                                              const char **error_r);
 static void queue_accounts_trim(void);
 static bool queue_mailbox_valid(const char *mailbox);
+static int spool_deliver(struct spool_file *f, const char **reply_r);
+static int queue_commit_batches(void);
+static void spool_unlink_links(struct spool_file *f);
+static void spool_done(struct spool_file *f, enum queue_status status,
+                       const char *text);
 
 static void
 spool_path(char *out, size_t outsz, const char *id)
@@ -435,6 +447,7 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 	uint8_t ret, flags;
 	uint64_t body_offset;
 	struct stat st;
+	const char *reply = "451 4.3.0 Local error in processing";
 
 	ipc_in_init(&in, msg);
 	id = ipc_get_str(&in);
@@ -531,10 +544,19 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		spool_file_free(f);
 		return;
 	}
-	f->stage = SPOOL_WRITTEN;
+	/* Delivered and committed in one go: a crash between the links
+	 * and the index commit would leave files the index does not know
+	 * (until a scan adopts them), so that window stays this short. */
+	if (spool_deliver(f, &reply) < 0 || queue_commit_batches() < 0) {
+		spool_unlink_links(f);
+		spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
+		queue_accounts_trim();
+		return;
+	}
+	f->stage = SPOOL_LINKED;
 	f->next_io = NULL;
-	*q.written_tail = f;
-	q.written_tail = &f->next_io;
+	*q.linked_tail = f;
+	q.linked_tail = &f->next_io;
 	queue_schedule();
 }
 
@@ -704,7 +726,7 @@ queue_store_reply(enum store_result r, int err, const struct spool_rcpt *rc,
 	return "451 4.3.0 Local error in processing";
 }
 
-/* Delivers the flushed spool file into every local recipient's INBOX
+/* Delivers the committed spool file into every local recipient's INBOX
  * (inside this cycle's batch of its account), and queues it for the
  * remote ones. On failure *reply_r says what to answer. */
 static int
@@ -755,11 +777,14 @@ spool_deliver(struct spool_file *f, const char **reply_r)
 	return 0;
 }
 
-/* Commits every account batch opened this cycle. A failed commit has
- * removed its new/ entries; every message with a recipient there fails. */
-static void
+/* Commits every account batch opened for this commit; -1 if one failed
+ * (a failed batch has removed its new/ entries, and its account is
+ * reopened next time). */
+static int
 queue_commit_batches(void)
 {
+	int rc = 0;
+
 	for (struct queue_acct *a = q.accts; a != NULL; a = a->next) {
 		const char *err = NULL;
 
@@ -770,18 +795,10 @@ queue_commit_batches(void)
 			log_err("event=batch-commit-failed account=%s %s",
 			        a->key, err != NULL ? err : "");
 			a->failed = true;
+			rc = -1;
 		}
 	}
-}
-
-static bool
-spool_in_failed_batch(const struct spool_file *f)
-{
-	for (size_t i = 0; i < f->nrcpts; i++) {
-		if (f->rcpts[i].acct != NULL && f->rcpts[i].acct->failed)
-			return true;
-	}
-	return false;
+	return rc;
 }
 
 /* Answers the session and forgets the spool file. The spool name goes
@@ -839,20 +856,18 @@ queue_flusher(void *arg)
 	}
 }
 
-/* A flush finished (rc 0 or errno): answer what it made durable, deliver
- * what it flushed the data of, and start the next one if needed. */
+/* A flush finished (rc 0 or errno): answer the files it made durable,
+ * or undo them and answer 451 if it failed; then the next cycle. */
 static void
 queue_flush_finish(int rc)
 {
-	struct spool_file *linked = q.fl_linked, *written = q.fl_written;
-	struct spool_file *delivered = NULL, **tail = &delivered;
+	struct spool_file *linked = q.fl_linked;
 	bool ok = rc == 0;
 
-	q.fl_linked = q.fl_written = NULL;
+	q.fl_linked = NULL;
 	q.flushing = false;
 	if (!ok)
 		log_err("event=flush-failed error=\"%s\"", strerror(rc));
-	/* Batch k-1: its entries and index commit are now on disk. */
 	while (linked != NULL) {
 		struct spool_file *f = linked;
 
@@ -873,53 +888,17 @@ queue_flush_finish(int rc)
 			         (unsigned long long)f->size);
 		spool_done(f, QUEUE_STATUS_OK, "");
 	}
-	/* Batch k: its data is on disk; deliver it into the store. */
-	while (written != NULL) {
-		struct spool_file *f = written;
-		const char *reply = "451 4.3.0 Local error: could not flush "
-		                    "the message to disk";
-
-		written = f->next_io;
-		if (!ok || spool_deliver(f, &reply) < 0) {
-			spool_unlink_links(f);
-			spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
-			continue;
-		}
-		f->next_io = NULL;
-		*tail = f;
-		tail = &f->next_io;
-	}
-	queue_commit_batches();
-	while (delivered != NULL) {
-		struct spool_file *f = delivered;
-
-		delivered = f->next_io;
-		if (spool_in_failed_batch(f)) {
-			spool_unlink_links(f);
-			spool_done(f, QUEUE_STATUS_TEMPFAIL,
-			           "451 4.3.0 Local error in processing");
-			continue;
-		}
-		f->stage = SPOOL_LINKED;
-		f->next_io = NULL;
-		*q.linked_tail = f;
-		q.linked_tail = &f->next_io;
-	}
 	queue_accounts_trim();
-	for (struct queue_acct *a = q.accts; a != NULL; a = a->next)
-		a->failed = false;
-	queue_schedule();
+	queue_cycle_run();
 }
 
-/* Hands the current lists to a flush. */
+/* Hands the delivered files to a flush. */
 static void
 queue_flush_start(void)
 {
 	q.fl_linked = q.linked;
-	q.fl_written = q.written;
-	q.linked = q.written = NULL;
+	q.linked = NULL;
 	q.linked_tail = &q.linked;
-	q.written_tail = &q.written;
 	q.flushing = true;
 	if (write(q.flush_req[1], "f", 1) != 1)
 		fatal_errno("queue: waking the flusher");
@@ -937,23 +916,29 @@ queue_flush_event(void *arg, unsigned events)
 	queue_flush_finish(__atomic_load_n(&q.flush_rc, __ATOMIC_ACQUIRE));
 }
 
+/* Starts a flush for the delivered files unless one is running (its end
+ * comes back here). */
+static void
+queue_cycle_run(void)
+{
+	if (!q.flushing && q.linked != NULL)
+		queue_flush_start();
+}
+
 static void
 queue_cycle(void *arg)
 {
 	(void)arg;
 	q.cycle = NULL;
-	if (!q.flushing && (q.linked != NULL || q.written != NULL))
-		queue_flush_start();
+	queue_cycle_run();
 }
 
-/* Starts a flush on the next loop iteration, after the commits that have
- * already arrived are read (that is what makes the batch), unless one is
- * running: its end starts the next. */
+/* Runs queue_cycle_run() once the commits that have already arrived are
+ * read: that is what makes the group. */
 static void
 queue_schedule(void)
 {
-	if (q.cycle == NULL && !q.flushing &&
-	    (q.linked != NULL || q.written != NULL))
+	if (q.cycle == NULL)
 		q.cycle = loop_timer_add(q.role->loop, 0, queue_cycle, NULL);
 }
 
@@ -1061,10 +1046,43 @@ queue_recover(void)
 		         removed);
 }
 
+/* Whether spool/env/NAME parses and spool/msg/NAME has the size it
+ * records. A message file shorter than that is torn: its entries were
+ * made before the flush that would have made its data durable, and a
+ * power cut came first (see the top of this file), so it was never
+ * acknowledged. */
+static bool
+queue_recover_check(const char *env, const char *msg, const char **why_r)
+{
+	int fd = open(env, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t len = 0;
+	char *text = fd >= 0 ? fileio_read_bounded(fd, ENVELOPE_MAX_SIZE, &len)
+	                     : NULL;
+	const char *err = NULL;
+	struct envelope *e =
+	        text != NULL ? envelope_parse(text, len, &err) : NULL;
+	struct stat st;
+	bool ok = false;
+
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	if (e == NULL)
+		*why_r = "envelope-unreadable";
+	else if (stat(msg, &st) < 0 || (uint64_t)st.st_size != e->size)
+		*why_r = "message-file-size";
+	else
+		ok = true;
+	envelope_free(&e);
+	return ok;
+}
+
 /* A queued message is spool/msg/ID plus spool/env/ID (docs/queue.md).
  * A message without its envelope, or a temporary envelope, was never
- * acknowledged: remove it. An envelope without its message, or one that
- * does not parse, is moved to spool/corrupt/ for the administrator. */
+ * acknowledged: remove it. An envelope without its message, one that does
+ * not parse, or one whose message file is not the size it records is
+ * moved to spool/corrupt/ (with the message file as ID.msg) for the
+ * administrator. */
 static void
 queue_recover_queued(void)
 {
@@ -1075,8 +1093,9 @@ queue_recover_queued(void)
 	if (d == NULL)
 		fatal_errno("opendir spool/env");
 	while ((de = readdir(d)) != NULL) {
-		char env[300], msg[300], bad[300];
+		char env[300], msg[300], bad[310];
 		size_t n = strlen(de->d_name);
+		const char *why = NULL;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -1086,15 +1105,19 @@ queue_recover_queued(void)
 			continue;
 		}
 		snprintf(msg, sizeof(msg), "spool/msg/%s", de->d_name);
-		if (access(msg, F_OK) == 0) {
+		if (access(msg, F_OK) < 0)
+			why = "no-message-file";
+		else if (queue_recover_check(env, msg, &why)) {
 			queued++;
 			continue;
 		}
+		snprintf(bad, sizeof(bad), "spool/corrupt/%s.msg", de->d_name);
+		if (access(msg, F_OK) == 0 && rename(msg, bad) < 0)
+			log_err_errno("msg=%s rename %s", de->d_name, msg);
 		snprintf(bad, sizeof(bad), "spool/corrupt/%s", de->d_name);
 		if (rename(env, bad) == 0)
 			corrupt++;
-		log_err("msg=%s event=quarantined reason=no-message-file",
-		        de->d_name);
+		log_err("msg=%s event=quarantined reason=%s", de->d_name, why);
 	}
 	closedir(d);
 	d = opendir("spool/msg");
@@ -1121,7 +1144,6 @@ queue_start(struct role *r)
 	struct stat st_spool, st_mail;
 
 	q.role = r;
-	q.written_tail = &q.written;
 	q.linked_tail = &q.linked;
 	q.mail_fd = -1;
 	role_drop_privileges(r, r->cfg->data_dir);
@@ -1178,11 +1200,10 @@ queue_shutdown(struct role *r, uint64_t grace_ms)
 	(void)grace_ms;
 	/* Answer every commit already taken before going. */
 	loop_timer_remove(&q.cycle);
-	while (q.flushing || q.written != NULL || q.linked != NULL) {
+	queue_cycle_run();
+	while (q.flushing) {
 		struct pollfd pfd = {.fd = q.flush_done, .events = POLLIN};
 
-		if (!q.flushing)
-			queue_flush_start();
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			fatal_errno("queue: poll");
 		queue_flush_event(NULL, LOOP_READ);

@@ -2,12 +2,14 @@
  * deliver — new messages into the local store: batched delivery of spool
  * files by the queue role's group commit, and IMAP APPEND.
  *
- * Delivery (docs/store.md, docs/queue.md): the spool file's data is
- * already flushed when store_deliver() hard-links it into new/ under its
- * final name ("<unique>,S=..,W=..,U=<uid>") and adds its row to the
- * batch's transaction. The caller commits the batch, then flushes the
- * file system once: that makes the new/ entries and the committed WAL
- * frames durable together, and only then does the sender get its 250.
+ * Delivery (docs/store.md, docs/queue.md): store_deliver() hard-links
+ * the complete spool file into new/ under its final name
+ * ("<unique>,S=..,W=..,U=<uid>") and adds its row to the batch's
+ * transaction. The caller commits the batch, then flushes the file system
+ * once: that makes the data, the new/ entries and the committed WAL
+ * frames durable together, and only then does the sender get its 250. A
+ * power cut during that flush may leave an entry shorter than its S=;
+ * scans of new/ move such torn entries out (maildir.c).
  * A delivery whose batch or flush failed is undone (entry unlinked, row
  * removed), so nothing unacknowledged stays; the UID it had is never
  * given again.

@@ -495,6 +495,7 @@ store_maildir_list_folders(struct store_account *acct,
 struct scan_entry {
 	char *name;
 	bool in_cur;
+	bool torn; /* moved to tmp/ (scan_torn): its row goes */
 	struct store_fname fn;
 };
 
@@ -513,6 +514,43 @@ struct scan {
 	uint32_t uid_ceiling; /* U= above this are not kept (see below) */
 	unsigned adopted, renamed, expunged, changed;
 };
+
+/*
+ * A torn entry: a delivery links the message into new/ before the flush
+ * that makes its data durable (src/queue/queue.c), so after a power cut
+ * during that flush a postern-made name (U=) may hold fewer bytes than
+ * its S= says. It was never acknowledged. True if this is one.
+ */
+static bool
+scan_is_torn(int dirfd, const char *name, const struct store_fname *fn)
+{
+	struct stat st;
+
+	return fn->has_uid && fn->has_size &&
+	       fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && (uint64_t)st.st_size < fn->size;
+}
+
+/* Moves a torn entry to tmp/ (removed there after STORE_TMP_MAX_AGE),
+ * out of every reader's way. */
+static int
+scan_move_torn(struct scan *s, const struct scan_entry *e)
+{
+	char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
+
+	if (store_path(from, sizeof(from), s->dir, "new", e->name) < 0 ||
+	    store_path(to, sizeof(to), s->dir, "tmp", e->name) < 0 ||
+	    renameat(s->acct->root_fd, from, s->acct->root_fd, to) < 0) {
+		log_err_errno("account=%s/%s torn message %s not moved",
+		              s->acct->domain, s->acct->local, e->name);
+		return -1;
+	}
+	log_warn("account=%s/%s event=torn-message file=%s moved to tmp/ "
+	         "(shorter than its S=: its flush never completed, so it "
+	         "was never acknowledged)",
+	         s->acct->domain, s->acct->local, e->name);
+	return 0;
+}
 
 static int
 scan_dir(struct scan *s, const char *sub, bool in_cur)
@@ -545,6 +583,7 @@ scan_dir(struct scan *s, const char *sub, bool in_cur)
 			continue;
 		e->name = xstrdup(de->d_name);
 		e->in_cur = in_cur;
+		e->torn = !in_cur && scan_is_torn(dirfd(d), de->d_name, &e->fn);
 		s->nents++;
 	}
 	closedir(d);
@@ -587,6 +626,18 @@ scan_modseq(struct scan *s, uint64_t *modseq_r)
 	                              s->acct, s->dir, &s->row, &s->modseq) < 0)
 		return -1;
 	*modseq_r = s->modseq;
+	return 0;
+}
+
+static int
+scan_expunge(struct scan *s, const struct store_msg_row *row)
+{
+	uint64_t modseq;
+
+	if (scan_modseq(s, &modseq) < 0 ||
+	    store_index_msg_expunge(s->acct, s->mbox, row, modseq) < 0)
+		return -1;
+	s->expunged++;
 	return 0;
 }
 
@@ -931,6 +982,15 @@ scan_run(struct scan *s)
 			if (known > 0)
 				continue;
 		}
+		if (s->ents[i].torn) {
+			if (scan_move_torn(s, &s->ents[i]) < 0 ||
+			    (row != NULL && !s->seen[row - s->rows] &&
+			     scan_expunge(s, row) < 0))
+				goto fail;
+			if (row != NULL)
+				s->seen[row - s->rows] = true;
+			continue;
+		}
 		if (row == NULL || s->seen[row - s->rows]) {
 			cand[ncand++] = &s->ents[i];
 			continue;
@@ -942,15 +1002,8 @@ scan_run(struct scan *s)
 	/* Files gone from the Maildir are expunged (another tool removed
 	 * them, or a crash came between unlink and commit). */
 	for (size_t i = 0; s->mode != STORE_SYNC_NEW && i < s->nrows; i++) {
-		uint64_t modseq;
-
-		if (s->seen[i])
-			continue;
-		if (scan_modseq(s, &modseq) < 0 ||
-		    store_index_msg_expunge(s->acct, s->mbox, &s->rows[i],
-		                            modseq) < 0)
+		if (!s->seen[i] && scan_expunge(s, &s->rows[i]) < 0)
 			goto fail;
-		s->expunged++;
 	}
 	if (scan_adopt_all(s, cand, ncand) < 0)
 		goto fail;
@@ -1038,7 +1091,8 @@ store_maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
 		                                                e->fn.uid, &row)
 		                          : 0;
 
-		unknown = found <= 0 || strlen(row.base) != e->fn.base_len ||
+		unknown = e->torn || found <= 0 ||
+		          strlen(row.base) != e->fn.base_len ||
 		          strncmp(row.base, e->name, e->fn.base_len) != 0;
 		store_msg_row_deinit(&row);
 	}

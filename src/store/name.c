@@ -163,13 +163,22 @@ store_fname_rebase(char *out, size_t outsz, const char *base, size_t base_len,
 	if (n >= outsz)
 		return -1;
 	memcpy(out, base, n);
-	/* Keep every field but U=, in order. */
+	/* Keep every field but U= and an S= that is not the file's size
+	 * (the name would then look torn, see maildir.c), in order. */
 	while (p != NULL && p < end) {
 		const char *next = memchr(p + 1, ',', (size_t)(end - p - 1));
 		size_t flen = (size_t)((next != NULL ? next : end) - p);
+		struct store_fname field;
 
-		fname_field(p + 1, flen - 1, &seen);
-		if (!(flen >= 3 && p[1] == 'U' && p[2] == '=')) {
+		memset(&field, 0, sizeof(field));
+		fname_field(p + 1, flen - 1, &field);
+		if (field.has_size && field.size != size)
+			field.has_size = false;
+		else
+			fname_field(p + 1, flen - 1, &seen);
+		if (!(flen >= 3 && p[1] == 'U' && p[2] == '=') &&
+		    !(flen >= 3 && p[1] == 'S' && p[2] == '=' &&
+		      !field.has_size)) {
 			if (n + flen >= outsz)
 				return -1;
 			memcpy(out + n, p, flen);

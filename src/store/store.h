@@ -463,10 +463,11 @@ void store_append_abort(struct store_append **appendp);
  *     store_deliver(acct, "INBOX", spool, ...)   (per message)
  *     store_batch_commit(acct)
  *     ... the caller flushes the file system (syncfs) ...
- * The spool file's data must already be flushed; its new/ entry and the
- * committed index pages are made durable by the caller's next flush
- * (docs/store.md). If that flush fails, store_delivery_undo() each
- * delivery so nothing unacknowledged stays.
+ * The caller's flush makes the spool file's data, its new/ entry and the
+ * committed index pages durable together (docs/queue.md). If that flush
+ * fails, store_delivery_undo() each delivery so nothing unacknowledged
+ * stays; if power fails during it, an entry may be left shorter than its
+ * S=, and the next scan of new/ moves it out (docs/store.md).
  */
 
 /* Opens the account's write transaction (waits for other writers up to
@@ -474,7 +475,7 @@ void store_append_abort(struct store_append **appendp);
 enum store_result store_batch_begin(struct store_account *acct,
                                     const char **error_r);
 /*
- * Delivers the complete, flushed spool file `spool_path` (relative to the
+ * Delivers the complete spool file `spool_path` (relative to the
  * working directory; `size` bytes, lines ending in LF) to `mailbox`:
  * allocates the UID, hard-links the file into new/ under its final name
  * (copies it, flushed, if the spool is on another file system) and

@@ -640,6 +640,44 @@ test_orphans(void **state)
 	store_account_close(&acct);
 }
 
+/* What a power cut during the flush after a delivery may leave: the new/
+ * entry made durable without all of its data. It is moved to tmp/, out of
+ * the mailbox; a short file without postern's U= is another tool's and
+ * stays. */
+static void
+test_torn_entry(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct metas ms;
+	char name[300], path[600];
+
+	deliver_one(t, acct, msgs[0]);
+	deliver_one(t, acct, msgs[1]);
+	assert_true(find_file(t->inbox, "new", ",U=2", name, sizeof(name)));
+	snprintf(path, sizeof(path), "%s/new/%s", t->inbox, name);
+	assert_int_equal(truncate(path, 3), 0);
+	drop_foreign(t, "1700000000.M9P1.h,S=900", "short\n");
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 2);
+	assert_int_equal(ms.m[0].uid, 1);
+	assert_int_equal(ms.m[1].uid, 3); /* the foreign file, adopted */
+	assert_false(find_file(t->inbox, "new", ",U=2", path, sizeof(path)));
+	assert_true(find_file(t->inbox, "tmp", name, path, sizeof(path)));
+	/* The foreign file's wrong S= was corrected when it got its U=, so
+	 * it does not look torn to the next scan. */
+	assert_true(find_file(t->inbox, "new", "M9P1.h,S=6,W=7,U=3", path,
+	                      sizeof(path)));
+	store_mailbox_close(&mbox);
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 2);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
 static void
 test_quota(void **state)
 {
@@ -1109,6 +1147,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_foreign_file, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_torn_entry, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notify_two_handles, setup,
 	                                        teardown),
