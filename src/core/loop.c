@@ -145,6 +145,9 @@ to_epoll(unsigned events)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (events & LOOP_WRITE)
 		ev |= EPOLLOUT;
+	/* EPOLLRDHUP is not allowed with EPOLLEXCLUSIVE (epoll_ctl(2)). */
+	if (events & LOOP_EXCLUSIVE)
+		ev = (ev & ~(uint32_t)EPOLLRDHUP) | EPOLLEXCLUSIVE;
 	return ev;
 }
 
@@ -172,6 +175,8 @@ loop_io_set(struct loop_io *io, unsigned events)
 
 	if (io->events == events)
 		return;
+	if ((io->events | events) & LOOP_EXCLUSIVE)
+		panic("loop_io_set on an exclusive handle fd=%d", io->fd);
 	io->events = events;
 	if (epoll_ctl(io->loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
 		panic("epoll_ctl mod fd=%d: %s", io->fd, strerror(errno));

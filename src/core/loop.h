@@ -20,6 +20,10 @@ struct loop_timer;
 #define LOOP_WRITE 0x2u
 /* Reported, never requested: error or hang-up on the fd. */
 #define LOOP_ERROR 0x4u
+/* With LOOP_READ at loop_io_add() only: of the processes watching the same
+ * fd this way (a listening socket shared by workers), an event wakes one
+ * rather than all (EPOLLEXCLUSIVE). Such a handle's events never change. */
+#define LOOP_EXCLUSIVE 0x8u
 
 typedef void loop_io_fn(void *arg, unsigned events);
 typedef void loop_timer_fn(void *arg);

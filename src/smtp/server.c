@@ -186,9 +186,11 @@ smtp_start_listening(struct role *r)
 			fatal_errno("fcntl listener");
 		listens[nlistens].fd = r->listeners[i].fd;
 		listens[nlistens].proto = r->listeners[i].proto;
-		listens[nlistens].io =
-		        loop_io_add(r->loop, r->listeners[i].fd, LOOP_READ,
-		                    smtp_accept, &listens[nlistens]);
+		/* Every worker watches every listener; a connection
+		 * wakes one of them, not all. */
+		listens[nlistens].io = loop_io_add(
+		        r->loop, r->listeners[i].fd, LOOP_READ | LOOP_EXCLUSIVE,
+		        smtp_accept, &listens[nlistens]);
 		nlistens++;
 	}
 }

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -183,12 +186,110 @@ test_timers_in_order(void **state)
 	loop_free(&loop);
 }
 
+struct seen {
+	struct loop *loop;
+	int n;
+};
+
+static void
+listener_ready(void *arg, unsigned events)
+{
+	struct seen *s = arg;
+
+	if (events & LOOP_READ)
+		s->n++;
+	loop_stop(s->loop);
+}
+
+static void
+stop_loop(void *arg)
+{
+	loop_stop(arg);
+}
+
+static void *
+run_loop(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+/* Both loops wait in their own thread, as two workers would, while one
+ * connection arrives; returns how many of them saw the listener readable
+ * within 300 ms. */
+static int
+loops_woken(struct loop **loops, struct seen *seen,
+            const struct sockaddr_in *sin)
+{
+	pthread_t th[2];
+	struct loop_timer *t[2];
+	int woken = 0, c = socket(AF_INET, SOCK_STREAM, 0);
+
+	for (size_t i = 0; i < 2; i++) {
+		seen[i].n = 0;
+		t[i] = loop_timer_add(loops[i], 300, stop_loop, loops[i]);
+		assert_int_equal(
+		        pthread_create(&th[i], NULL, run_loop, loops[i]), 0);
+	}
+	usleep(50 * 1000); /* both are in epoll_wait by now */
+	assert_int_equal(connect(c, (const struct sockaddr *)sin, sizeof(*sin)),
+	                 0);
+	for (size_t i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		if (seen[i].n > 0) {
+			woken++;
+			loop_timer_remove(&t[i]);
+		}
+	}
+	close(c);
+	return woken;
+}
+
+/* A listening socket watched by two workers' loops: one connection is
+ * reported to one of them with LOOP_EXCLUSIVE, to both without. */
+static void
+test_exclusive_listener(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	(void)state;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	for (int exclusive = 1; exclusive >= 0; exclusive--) {
+		struct loop *loops[2] = {loop_new(), loop_new()};
+		struct seen seen[2] = {{loops[0], 0}, {loops[1], 0}};
+		struct loop_io *ios[2];
+		int a;
+
+		for (size_t i = 0; i < 2; i++)
+			ios[i] = loop_io_add(
+			        loops[i], lfd,
+			        LOOP_READ | (exclusive ? LOOP_EXCLUSIVE : 0),
+			        listener_ready, &seen[i]);
+		assert_int_equal(loops_woken(loops, seen, &sin),
+		                 exclusive ? 1 : 2);
+		a = accept(lfd, NULL, NULL);
+		assert_true(a >= 0);
+		close(a);
+		for (size_t i = 0; i < 2; i++) {
+			loop_io_remove(&ios[i]);
+			loop_free(&loops[i]);
+		}
+	}
+	close(lfd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_frames_and_fd),
 	        cmocka_unit_test(test_timers_in_order),
+	        cmocka_unit_test(test_exclusive_listener),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
