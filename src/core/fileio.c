@@ -43,6 +43,29 @@ fileio_write_all(int fd, const void *p, size_t len)
 }
 
 int
+fileio_pread_all(int fd, void *p, size_t len, uint64_t off)
+{
+	char *at = p;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, at, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		at += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
 {
 	char buf[FILEIO_COPY_CHUNK];

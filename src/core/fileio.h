@@ -1,7 +1,7 @@
 /*
  * fileio — the blocking system-call loops every file-owning role needs:
- * write a whole buffer, copy a byte range between descriptors, read a
- * small whole file under a bound.
+ * write a whole buffer, read a byte range, copy a byte range between
+ * descriptors, read a small whole file under a bound.
  *
  * Each call retries EINTR and otherwise reports the first failure with
  * -1 (or NULL) and errno set; none logs. They block, so they belong to
@@ -18,6 +18,12 @@
  * with errno set; a write that makes no progress fails with EIO. On
  * failure an unknown prefix may have been written. */
 int fileio_write_all(int fd, const void *p, size_t len)
+        __attribute__((warn_unused_result));
+
+/* Reads exactly `len` bytes of `fd` at `off` into `p` with pread (the
+ * file offset is untouched). Returns 0, or -1 with errno set: EIO if the
+ * file ends first. */
+int fileio_pread_all(int fd, void *p, size_t len, uint64_t off)
         __attribute__((warn_unused_result));
 
 /* Copies bytes [off, off + len) of `from` (read with pread, so its file

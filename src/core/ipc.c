@@ -291,6 +291,10 @@ ipc_read(struct ipc *ipc)
 		buf_commit(&ipc->in, (size_t)n);
 		if (!ipc_dispatch(ipc))
 			return;
+		/* A short read drained the socket: rather than a recvmsg()
+		 * that says EAGAIN, wait for the loop to report more. */
+		if ((size_t)n < avail)
+			return;
 	}
 }
 

@@ -5,6 +5,7 @@
 #include "log/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,31 @@
 static const char *log_role = "postern";
 static bool log_to_stderr = true;
 static enum log_level log_min = LOG_LEVEL_INFO;
+/* getpid() is a system call per line otherwise; a forked child must not
+ * keep its parent's. */
+static pid_t log_pid;
+
+static void
+log_forget_pid(void)
+{
+	log_pid = 0;
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const int level_syslog[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
 
+static void
+log_register_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, log_forget_pid);
+}
+
 void
 log_init(const char *role, bool to_stderr, enum log_level level)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, log_register_atfork);
 	log_role = role;
 	log_to_stderr = to_stderr;
 	log_min = level;
@@ -71,11 +90,13 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 		struct timespec now;
 		struct tm tm;
 
+		if (log_pid == 0)
+			log_pid = getpid();
 		clock_gettime(CLOCK_REALTIME, &now);
 		gmtime_r(&now.tv_sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts,
-		        now.tv_nsec / 1000000, log_role, (long)getpid(),
+		        now.tv_nsec / 1000000, log_role, (long)log_pid,
 		        level_names[level], msg);
 	} else {
 		syslog(level_syslog[level], "%s: %s: %s", log_role,

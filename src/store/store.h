@@ -490,6 +490,15 @@ store_deliver(struct store_account *acct, const char *mailbox,
               const char *spool_path, uint64_t size, uint64_t quota,
               struct store_delivery **delivery_r, const char **error_r)
         __attribute__((warn_unused_result));
+/* store_deliver() for a spool file the caller holds open: `spool_fd`
+ * (borrowed, readable, positioned anywhere) is read instead of opening
+ * `spool_path`, which is still the name linked. */
+enum store_result store_deliver_fd(struct store_account *acct,
+                                   const char *mailbox, const char *spool_path,
+                                   int spool_fd, uint64_t size, uint64_t quota,
+                                   struct store_delivery **delivery_r,
+                                   const char **error_r)
+        __attribute__((warn_unused_result));
 /* Commits the batch. On failure the whole batch is rolled back and the
  * files linked for it are removed, whether or not their records are
  * still held (undoing them again is harmless): TEMPFAIL. */

@@ -134,6 +134,29 @@ test_copy_range_file(void **state)
 }
 
 static void
+test_pread_all(void **state)
+{
+	size_t len = 150000;
+	char *data = malloc(len), *back = malloc(len);
+	int fd;
+
+	(void)state;
+	fill(data, len);
+	fd = temp_file(data, len);
+	assert_int_equal(fileio_pread_all(fd, back, 100000, 1000), 0);
+	assert_memory_equal(back, data + 1000, 100000);
+	assert_int_equal(fileio_pread_all(fd, back, 0, len), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+	/* The file ends first. */
+	errno = 0;
+	assert_int_equal(fileio_pread_all(fd, back, 10, len - 5), -1);
+	assert_int_equal(errno, EIO);
+	close(fd);
+	free(data);
+	free(back);
+}
+
+static void
 test_copy_range_to_pipe(void **state)
 {
 	int from = temp_file("0123456789", 10);
@@ -294,6 +317,7 @@ main(void)
 	        cmocka_unit_test(test_write_all_pipe),
 	        cmocka_unit_test(test_write_all_fails),
 	        cmocka_unit_test(test_copy_range_file),
+	        cmocka_unit_test(test_pread_all),
 	        cmocka_unit_test(test_copy_range_to_pipe),
 	        cmocka_unit_test(test_copy_range_eof),
 	        cmocka_unit_test(test_read_bounded_at_bound),
