@@ -125,8 +125,7 @@ smtp_peer_msg(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
 	}
 	s = smtp_server_find(msg->id);
 	if (s == NULL) {
-		if (msg->fd >= 0)
-			close(msg->fd);
+		smtp_drop_reply(&srv, msg);
 		return;
 	}
 	smtp_session_reply(s, msg);

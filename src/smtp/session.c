@@ -389,6 +389,7 @@ smtp_rcpt_accepted(struct smtp_session *s, const char *address)
 		str_copy(tx->first_rcpt, sizeof(tx->first_rcpt), address);
 	smtp_set_state(s, SMTP_S_RCPT);
 	smtp_reply(s, "250 2.1.5 Ok");
+	smtp_data_open_ahead(s);
 }
 
 static void
@@ -1153,12 +1154,10 @@ smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 	smtp_session_greet(s);
 }
 
-/* A reply the session no longer waits for (it ended meanwhile): a spool
- * file the queue has just created for it is given back at once. */
-static void
-smtp_drop_reply(struct smtp_session *s, const struct ipc_msg *msg)
+void
+smtp_drop_reply(struct smtp_server *srv, const struct ipc_msg *msg)
 {
-	if (msg->type == MSG_QUEUE_OPEN_R && s->srv->queue != NULL) {
+	if (msg->type == MSG_QUEUE_OPEN_R && srv->queue != NULL) {
 		struct ipc_in in;
 		char *qid;
 
@@ -1170,7 +1169,7 @@ smtp_drop_reply(struct smtp_session *s, const struct ipc_msg *msg)
 
 			ipc_out_init(&o);
 			ipc_put_str(&o, qid);
-			ipc_send_out(s->srv->queue, MSG_QUEUE_ABORT, s->id, -1,
+			ipc_send_out(srv->queue, MSG_QUEUE_ABORT, msg->id, -1,
 			             &o);
 			ipc_out_deinit(&o);
 		}
@@ -1185,9 +1184,17 @@ smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg)
 {
 	enum smtp_wait was = s->wait;
 
-	if (s->conn == NULL || was == SMTP_WAIT_NONE ||
-	    s->state == SMTP_S_CLOSING) {
-		smtp_drop_reply(s, msg);
+	if (s->conn == NULL || s->state == SMTP_S_CLOSING) {
+		smtp_drop_reply(s->srv, msg);
+		return;
+	}
+	if (msg->type == MSG_QUEUE_OPEN_R && s->open_ahead &&
+	    was != SMTP_WAIT_OPEN) {
+		smtp_data_opened_ahead(s, msg);
+		return;
+	}
+	if (was == SMTP_WAIT_NONE) {
+		smtp_drop_reply(s->srv, msg);
 		return;
 	}
 	if ((was == SMTP_WAIT_AUTH && msg->type != MSG_AUTH_LOOKUP_R) ||
@@ -1222,6 +1229,17 @@ smtp_session_peer_lost(bool queue)
 		                    s->wait == SMTP_WAIT_USAGE)
 		                 : s->wait == SMTP_WAIT_AUTH;
 
+		if (queue)
+			s->open_ahead = false; /* its answer will not come */
+		if (queue && !hit && s->tx != NULL && s->tx->fd >= 0 &&
+		    s->state != SMTP_S_DATA && !s->tx->chunking) {
+			/* Opened ahead of DATA by the queue process that
+			 * died: DATA asks its successor for a new one. */
+			close(s->tx->fd);
+			s->tx->fd = -1;
+			s->tx->qid[0] = '\0';
+			continue;
+		}
 		if (queue && !hit && s->state == SMTP_S_DATA &&
 		    s->tx->fd >= 0) {
 			/* The spool file belonged to the queue process that

@@ -23,6 +23,9 @@ void smtp_session_new(struct smtp_server *srv, int fd, int out_fd,
 
 /* A reply from the queue or auth role for this session. */
 void smtp_session_reply(struct smtp_session *s, const struct ipc_msg *msg);
+/* A reply no session waits for (the session ended, or asked for nothing):
+ * a spool file the queue has just created is given back at once. */
+void smtp_drop_reply(struct smtp_server *srv, const struct ipc_msg *msg);
 
 /* The queue (true) or auth (false) channel broke: every session waiting
  * on it gets a temporary failure. */

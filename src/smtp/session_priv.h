@@ -15,6 +15,7 @@
 #include "core/strmap.h"
 #include "smtp/addr.h"
 #include "smtp/cmd_parse.h"
+#include "smtp/session.h"
 #include "smtp/data.h"
 #include "smtp/server.h"
 
@@ -98,6 +99,10 @@ struct smtp_session {
 	enum smtp_verb lookup_for; /* RCPT, VRFY or EXPN waiting on auth */
 	char lookup[SMTP_ADDR_PATH_MAX + 1];
 	uint32_t bucket;
+	/* A MSG_QUEUE_OPEN sent ahead of DATA (at the first accepted RCPT)
+	 * is unanswered: its file goes to whichever transaction is open
+	 * when the answer comes, or back to the queue. */
+	bool open_ahead;
 	struct loop_timer *greet_timer;
 	unsigned errors;
 	unsigned transactions;
@@ -129,6 +134,12 @@ void smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd);
 void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd);
 /* Replies from the queue role: a spool file, a commit. */
 void smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg);
+/* Asks the queue for the transaction's spool file ahead of DATA, so it is
+ * there when the client gets that far. */
+void smtp_data_open_ahead(struct smtp_session *s);
+/* The answer to that, while the session waits for something else or for
+ * nothing. */
+void smtp_data_opened_ahead(struct smtp_session *s, const struct ipc_msg *msg);
 void smtp_data_committed(struct smtp_session *s, const struct ipc_msg *msg);
 /* Feed message octets from the input buffer; true when the message (or
  * the BDAT chunk) is complete, false when more input is needed. */

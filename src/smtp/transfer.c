@@ -20,6 +20,8 @@
 #include "queue/envelope.h"
 #include "smtp/session_priv.h"
 
+static void smtp_data_start(struct smtp_session *s);
+
 void
 smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -38,6 +40,14 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 		/* RFC 3030 3: DATA and BDAT do not mix in one message. */
 		smtp_reply(s, "503 5.5.1 DATA not allowed after BDAT");
 		smtp_error_limit(s);
+		return;
+	}
+	if (s->tx->fd >= 0) {
+		smtp_data_start(s);
+		return;
+	}
+	if (s->open_ahead) {
+		smtp_wait(s, SMTP_WAIT_OPEN);
 		return;
 	}
 	if (s->srv->queue == NULL) {
@@ -84,13 +94,18 @@ smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	s->chunk_left = size;
 	s->chunk_last = last;
-	if (s->tx->fd >= 0) {
+	if (s->tx->chunking) {
 		smtp_set_state(s, SMTP_S_BDAT);
 		return;
 	}
 	/* First chunk: the spool file comes first. */
 	s->tx->chunking = true;
-	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
+	if (s->tx->fd >= 0) {
+		smtp_data_start(s);
+		return;
+	}
+	if (!s->open_ahead)
+		ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
 	smtp_wait(s, SMTP_WAIT_OPEN);
 }
 
@@ -165,31 +180,35 @@ smtp_trace_headers(struct smtp_session *s)
 		panic("trace headers exceed the spool buffer");
 }
 
-void
-smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
+/* Takes the spool file of a MSG_QUEUE_OPEN_R into the transaction;
+ * false (nothing taken, the descriptor closed) if the queue had none. */
+static bool
+smtp_data_take_file(struct smtp_tx *tx, const struct ipc_msg *msg)
 {
-	struct smtp_tx *tx = s->tx;
 	struct ipc_in in;
 	char *qid;
+	bool ok;
 
 	ipc_in_init(&in, msg);
 	qid = ipc_get_str(&in);
 	ipc_in_end(&in);
-	if (msg->fd < 0 || qid[0] == '\0') {
-		free(qid);
-		if (msg->fd >= 0)
-			close(msg->fd);
-		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
-		              "message now");
-		if (tx->chunking) {
-			s->discard_left = s->chunk_left;
-			smtp_tx_reset(s);
-		}
-		return;
+	ok = msg->fd >= 0 && qid[0] != '\0';
+	if (ok) {
+		str_copy(tx->qid, sizeof(tx->qid), qid);
+		tx->fd = msg->fd;
+	} else if (msg->fd >= 0) {
+		close(msg->fd);
 	}
-	str_copy(tx->qid, sizeof(tx->qid), qid);
 	free(qid);
-	tx->fd = msg->fd;
+	return ok;
+}
+
+/* The spool file is there: the message text may come. */
+static void
+smtp_data_start(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
 	conn_set_timeout(s->conn, s->srv->cfg->smtp_data_timeout_ms);
 	if (tx->chunking) {
 		smtp_data_init_chunked(&tx->data, s->srv->cfg->max_message_size,
@@ -203,6 +222,47 @@ smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
 	smtp_trace_headers(s);
 	smtp_set_state(s, SMTP_S_DATA);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+void
+smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	struct smtp_tx *tx = s->tx;
+
+	s->open_ahead = false;
+	if (!smtp_data_take_file(tx, msg)) {
+		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
+		              "message now");
+		if (tx->chunking) {
+			s->discard_left = s->chunk_left;
+			smtp_tx_reset(s);
+		}
+		return;
+	}
+	smtp_data_start(s);
+}
+
+void
+smtp_data_open_ahead(struct smtp_session *s)
+{
+	if (s->open_ahead || s->srv->queue == NULL || s->tx == NULL ||
+	    s->tx->fd >= 0)
+		return;
+	ipc_send(s->srv->queue, MSG_QUEUE_OPEN, s->id, -1, NULL, 0);
+	s->open_ahead = true;
+}
+
+void
+smtp_data_opened_ahead(struct smtp_session *s, const struct ipc_msg *msg)
+{
+	s->open_ahead = false;
+	/* The transaction it was asked for may be gone (RSET), and a new
+	 * one may have begun: any open transaction can use it. A failure
+	 * shows only if DATA asks again. */
+	if (s->tx != NULL && s->tx->fd < 0)
+		(void)smtp_data_take_file(s->tx, msg);
+	else
+		smtp_drop_reply(s->srv, msg);
 }
 
 /*

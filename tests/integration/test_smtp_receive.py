@@ -1,6 +1,7 @@
 """SMTP receive for local users: what a sender and a mailbox owner see."""
 
 import os
+import signal
 import smtplib
 import ssl
 import subprocess
@@ -222,6 +223,60 @@ def test_abrupt_disconnect_during_data_delivers_nothing(server):
     wait_for(lambda: os.listdir(os.path.join(server.data, "spool", "tmp")) == [],
              10, "the spool to empty")
     assert server.messages("demo@example.test") == []
+
+
+def spool_tmp(server):
+    return os.listdir(os.path.join(server.data, "spool", "tmp"))
+
+
+def test_transactions_without_data_leave_no_spool_file(server):
+    # The spool file is asked for at the first accepted RCPT, ahead of
+    # DATA: a transaction reset after RCPT, a new one, and a session that
+    # quits right after RCPT (an address check) all give it back.
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("RSET")[0] == 250
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: after a reset\r\n\r\nbody\r\n.\r\n")
+    assert d.reply()[0] == 250
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("QUIT")[0] == 221
+    d.close()
+    for _ in range(5):
+        probe = Dialogue(server.ports["smtp"])
+        probe.send(b"EHLO probe.example\r\nMAIL FROM:<>\r\n"
+                   b"RCPT TO:<demo@example.test>\r\nQUIT\r\n")
+        probe.close()
+    wait_for(lambda: spool_tmp(server) == [], 10, "the spool to empty")
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1 and b"Subject: after a reset" in msgs[0]
+    assert "event=flush-failed" not in server.read_log()
+
+
+def test_queue_restart_between_rcpt_and_data(server):
+    # A spool file asked for ahead of DATA belonged to the queue process
+    # that died; DATA gets one from its successor.
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    old = server.role_pids("queue")
+    os.kill(old[0], signal.SIGKILL)
+    wait_for(lambda: server.role_pids("queue") and
+             server.role_pids("queue") != old, 15, "a new queue role")
+    time.sleep(0.3)
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: across a restart\r\n\r\nbody\r\n.\r\n")
+    assert d.reply()[0] == 250
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1 and b"Subject: across a restart" in msgs[0]
 
 
 def test_inetd_mode_through_a_pipe(make_server):
