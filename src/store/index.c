@@ -1,6 +1,6 @@
 /*
  * index — the per-account SQLite index of the local store
- * (<account>/postern-index.sqlite, schema version 1, docs/store.md).
+ * (<account>/postern-index.sqlite, schema version 2, docs/store.md).
  *
  * WAL mode with synchronous=NORMAL: a commit appends to the WAL without
  * fsync, and the caller's flush of the file system (the queue role's
@@ -28,19 +28,20 @@
 #include "core/xalloc.h"
 #include "log/log.h"
 
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2
 
 static const char *const store_index_schema =
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
         "CREATE TABLE account(id INTEGER PRIMARY KEY CHECK (id = 1),"
-        " bytes INTEGER NOT NULL, messages INTEGER NOT NULL,"
         " last_uidvalidity INTEGER NOT NULL);"
         "CREATE TABLE mailbox(id INTEGER PRIMARY KEY,"
         " name TEXT NOT NULL UNIQUE, uidvalidity INTEGER NOT NULL,"
         " uidnext INTEGER NOT NULL, highestmodseq INTEGER NOT NULL,"
         " uid_limit INTEGER NOT NULL, modseq_limit INTEGER NOT NULL,"
         " cur_mtime INTEGER NOT NULL DEFAULT -1,"
-        " keywords TEXT NOT NULL DEFAULT '');"
+        " keywords TEXT NOT NULL DEFAULT '',"
+        " bytes INTEGER NOT NULL DEFAULT 0,"
+        " messages INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE message(mailbox INTEGER NOT NULL,"
         " uid INTEGER NOT NULL, base TEXT NOT NULL,"
         " in_cur INTEGER NOT NULL, flags INTEGER NOT NULL,"
@@ -50,15 +51,14 @@ static const char *const store_index_schema =
         " body TEXT, h_date TEXT, h_subject TEXT, h_from TEXT, h_to TEXT,"
         " h_cc TEXT, h_message_id TEXT, h_references TEXT);"
         "CREATE UNIQUE INDEX message_uid ON message(mailbox, uid);"
-        "CREATE UNIQUE INDEX message_base ON message(mailbox, base);"
         "CREATE INDEX message_modseq ON message(mailbox, modseq);"
         "CREATE INDEX message_new ON message(mailbox, uid) WHERE in_cur = 0;"
         "CREATE TABLE expunged(mailbox INTEGER NOT NULL,"
         " uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
         " PRIMARY KEY (mailbox, uid)) WITHOUT ROWID;"
         "CREATE INDEX expunged_modseq ON expunged(mailbox, modseq);"
-        "INSERT INTO account VALUES (1, 0, 0, 0);"
-        "INSERT INTO meta VALUES ('version', 1);";
+        "INSERT INTO account VALUES (1, 0);"
+        "INSERT INTO meta VALUES ('version', 2);";
 
 #define MBOX_COLS                                                              \
 	"id, name, uidvalidity, uidnext, highestmodseq, uid_limit, "           \
@@ -81,8 +81,6 @@ static const char *const store_index_sql[ST_COUNT] = {
         [ST_MBOX_SET_COUNTERS] =
                 "UPDATE mailbox SET uidnext = ?2, highestmodseq = ?3,"
                 " uid_limit = ?4, modseq_limit = ?5 WHERE id = ?1",
-        [ST_MBOX_USAGE] = "SELECT total(size), count(*) FROM message"
-                          " WHERE mailbox = ?1",
         [ST_MBOX_SET_KEYWORDS] = "UPDATE mailbox SET keywords = ?2"
                                  " WHERE id = ?1",
         [ST_MBOX_SET_CUR_MTIME] = "UPDATE mailbox SET cur_mtime = ?2"
@@ -92,10 +90,11 @@ static const char *const store_index_sql[ST_COUNT] = {
         [ST_MBOX_COUNTS] = "SELECT count(*), total((flags & 1) = 0),"
                            " total(in_cur = 0), total(vsize)"
                            " FROM message WHERE mailbox = ?1",
-        [ST_ACCT_GET] = "SELECT bytes, messages, last_uidvalidity"
-                        " FROM account WHERE id = 1",
-        [ST_ACCT_ADD_USAGE] = "UPDATE account SET bytes = bytes + ?1,"
-                              " messages = messages + ?2 WHERE id = 1",
+        [ST_ACCT_GET] = "SELECT (SELECT coalesce(sum(bytes), 0) FROM mailbox),"
+                        " (SELECT coalesce(sum(messages), 0) FROM mailbox),"
+                        " last_uidvalidity FROM account WHERE id = 1",
+        [ST_MBOX_ADD_USAGE] = "UPDATE mailbox SET bytes = bytes + ?2,"
+                              " messages = messages + ?3 WHERE id = ?1",
         [ST_ACCT_SET_UIDVALIDITY] = "UPDATE account SET last_uidvalidity ="
                                     " ?1 WHERE id = 1",
         [ST_MSG_INSERT] =
@@ -731,14 +730,17 @@ store_index_mbox_status(struct store_account *acct,
 
 /* --- the account row ------------------------------------------------------ */
 
-int
-store_index_account_add_usage(struct store_account *acct, int64_t bytes,
-                              int64_t messages)
+/* Usage is counted per mailbox, in the row that each delivery updates
+ * anyway (its UIDNEXT), so a delivery writes no page of its own for it. */
+static int
+store_index_mbox_add_usage(struct store_account *acct, int64_t mbox,
+                           int64_t bytes, int64_t messages)
 {
-	sqlite3_stmt *st = store_index_stmt(acct, ST_ACCT_ADD_USAGE);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_ADD_USAGE);
 
-	sqlite3_bind_int64(st, 1, bytes);
-	sqlite3_bind_int64(st, 2, messages);
+	sqlite3_bind_int64(st, 1, mbox);
+	sqlite3_bind_int64(st, 2, bytes);
+	sqlite3_bind_int64(st, 3, messages);
 	return store_index_exec_stmt(acct, st);
 }
 
@@ -859,7 +861,7 @@ store_index_msg_insert(struct store_account *acct, int64_t mbox,
 	}
 	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
-	return store_index_account_add_usage(acct, (int64_t)row->size, 1);
+	return store_index_mbox_add_usage(acct, mbox, (int64_t)row->size, 1);
 }
 
 int
@@ -926,7 +928,7 @@ store_index_msg_expunge(struct store_account *acct, int64_t mbox,
 	sqlite3_bind_int64(st, 3, (int64_t)modseq);
 	if (store_index_exec_stmt(acct, st) < 0)
 		return -1;
-	return store_index_account_add_usage(acct, -(int64_t)row->size, -1);
+	return store_index_mbox_add_usage(acct, mbox, -(int64_t)row->size, -1);
 }
 
 ssize_t

@@ -132,23 +132,12 @@ store_mbox_adopt(struct store_account *acct, const char *name,
 	return store_maildir_sync(acct, id, dir, STORE_SYNC_REBUILD, error_r);
 }
 
-/* Removes a mailbox's rows, taking its messages off the usage. */
+/* Removes a mailbox's rows (its usage goes with its row). */
 static enum store_result
 store_mbox_drop_row(struct store_account *acct, int64_t id,
                     const char **error_r)
 {
-	sqlite3_stmt *st = store_index_stmt(acct, ST_MBOX_USAGE);
-	int64_t bytes = 0, count = 0;
-
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		bytes = (int64_t)sqlite3_column_double(st, 0);
-		count = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	if (store_index_account_add_usage(acct, -bytes, -count) < 0)
-		return store_index_fail(acct, "usage", error_r);
-	st = store_index_stmt(acct, ST_MSG_DELETE_MBOX);
+	sqlite3_stmt *st = store_index_stmt(acct, ST_MSG_DELETE_MBOX);
 	sqlite3_bind_int64(st, 1, id);
 	if (store_index_exec_stmt(acct, st) < 0)
 		return store_index_fail(acct, "delete messages", error_r);

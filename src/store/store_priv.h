@@ -151,14 +151,13 @@ enum store_index_stmt_id {
 	ST_MBOX_ALL,
 	ST_MBOX_INSERT,
 	ST_MBOX_SET_COUNTERS,
-	ST_MBOX_USAGE,
 	ST_MBOX_SET_KEYWORDS,
 	ST_MBOX_SET_CUR_MTIME,
 	ST_MBOX_DELETE,
 	ST_MBOX_RENAME,
 	ST_MBOX_COUNTS,
 	ST_ACCT_GET,
-	ST_ACCT_ADD_USAGE,
+	ST_MBOX_ADD_USAGE,
 	ST_ACCT_SET_UIDVALIDITY,
 	ST_MSG_INSERT,
 	ST_MSG_BY_UID,
@@ -343,8 +342,6 @@ enum store_result store_index_mbox_keywords(struct store_account *acct,
                                             const char *const *names, size_t n,
                                             bool add, uint32_t *mask_r,
                                             const char **error_r);
-int store_index_account_add_usage(struct store_account *acct, int64_t bytes,
-                                  int64_t messages);
 int store_index_account_get(struct store_account *acct, uint64_t *bytes_r,
                             uint64_t *messages_r, uint32_t *last_uidvalidity_r);
 /* A UIDVALIDITY for a new mailbox: the clock, but above any given out in

@@ -5,6 +5,8 @@
  * two handles, undoing deliveries, failures, and several processes at
  * once. Each test runs in a fresh temporary directory (test_store.h).
  */
+#include <sqlite3.h>
+
 #include "test_store.h"
 
 #include <poll.h>
@@ -507,6 +509,76 @@ test_rebuild_missing_index(void **state)
 		assert_int_equal(mc.n, 1);
 		store_mailbox_close(&mbox);
 	}
+	store_account_close(&acct);
+}
+
+/* Usage is the sum over mailboxes: a deleted mailbox takes its messages
+ * bytes with it. */
+static void
+test_usage_follows_mailboxes(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_delivery *d = NULL;
+	uint64_t bytes = 0, count = 0;
+	const char *error = NULL, *sp;
+
+	deliver_one(t, acct, msgs[0]);
+	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
+	sp = spool(t, msgs[1]);
+	assert_int_equal(store_deliver(acct, "Archive", sp, strlen(msgs[1]), 0,
+	                               &d, &error),
+	                 STORE_OK);
+	store_delivery_free(&d);
+	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
+	assert_int_equal(store_account_usage(acct, &bytes, &count, &error),
+	                 STORE_OK);
+	assert_int_equal(bytes, strlen(msgs[0]) + strlen(msgs[1]));
+	assert_int_equal(count, 2);
+	assert_int_equal(store_mailbox_delete(acct, "Archive", &error),
+	                 STORE_OK);
+	assert_int_equal(store_account_usage(acct, &bytes, &count, &error),
+	                 STORE_OK);
+	assert_int_equal(bytes, strlen(msgs[0]));
+	assert_int_equal(count, 1);
+	store_account_close(&acct);
+}
+
+/* An index of another schema version (an upgrade) is rebuilt: same UIDs,
+ * flags and UIDVALIDITY, and the usage counted again. */
+static void
+test_rebuild_other_version(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct snapshot a, b;
+	uint64_t bytes_a = 0, msgs_a = 0, bytes_b = 0, msgs_b = 0;
+	const char *error = NULL;
+	char path[512];
+	sqlite3 *db;
+
+	populate(t, acct);
+	snapshot(acct, "INBOX", &a);
+	assert_int_equal(store_account_usage(acct, &bytes_a, &msgs_a, &error),
+	                 STORE_OK);
+	assert_true(bytes_a > 0 && msgs_a > 0);
+	store_account_close(&acct);
+
+	snprintf(path, sizeof(path), "%s/postern-index.sqlite", t->inbox);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE meta SET value = 1"
+	                              " WHERE key = 'version'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	acct = open_acct(t);
+	snapshot(acct, "INBOX", &b);
+	assert_same(&a, &b);
+	assert_int_equal(store_account_usage(acct, &bytes_b, &msgs_b, &error),
+	                 STORE_OK);
+	assert_int_equal(bytes_b, bytes_a);
+	assert_int_equal(msgs_b, msgs_a);
 	store_account_close(&acct);
 }
 
@@ -1141,6 +1213,10 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_uids_never_reused, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_rebuild_missing_index,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_usage_follows_mailboxes,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rebuild_other_version,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rebuild_corrupt_index,
 	                                        setup, teardown),
