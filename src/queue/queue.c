@@ -6,15 +6,14 @@
  *
  * Group commit (docs/queue.md has the state table). A commit is delivered
  * at once: store_deliver links the spool file into each account's new/
- * and adds its index row inside that account's open batch; the batches
- * are committed at the end of the loop iteration, and the next flush
- * makes all of it durable before the 250. One flush is one syncfs(2) of
- * the spool's file system, which writes back the data and metadata of
- * every file and directory written on it since the last flush (message
- * data, new/ entries, the index's WAL frames, spool/msg and spool/env):
- * for N messages completing together that is one flush instead of 2N
- * fsyncs, and a message waits for at most two flushes (the one running
- * when it arrives, then its own).
+ * and adds its index row in a batch of that account, which is committed
+ * right away; the next flush makes all of it durable before the 250. One flush
+ * is one syncfs(2) of the spool's file system, which writes back the data and
+ * metadata of every file and directory written on it since the last flush
+ * (message data, new/ entries, the index's WAL frames, spool/msg and
+ * spool/env): for N messages completing together that is one flush instead of
+ * 2N fsyncs, and a message waits for at most two flushes (the one running when
+ * it arrives, then its own).
  *
  * The entry is linked before its data is on disk, so a power cut during
  * that flush may leave a new/ entry whose data never arrived: shorter
@@ -546,8 +545,17 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 	}
 	/* Delivered and committed in one go: a crash between the links
 	 * and the index commit would leave files the index does not know
-	 * (until a scan adopts them), so that window stays this short. */
-	if (spool_deliver(f, &reply) < 0 || queue_commit_batches() < 0) {
+	 * (until a scan adopts them), so that window stays this short. A
+	 * failed delivery is undone inside the batches, which are committed
+	 * all the same: none may keep its account's write lock. */
+	if (spool_deliver(f, &reply) < 0) {
+		spool_unlink_links(f);
+		(void)queue_commit_batches();
+		spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
+		queue_accounts_trim();
+		return;
+	}
+	if (queue_commit_batches() < 0) {
 		spool_unlink_links(f);
 		spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
 		queue_accounts_trim();
@@ -727,8 +735,8 @@ queue_store_reply(enum store_result r, int err, const struct spool_rcpt *rc,
 }
 
 /* Delivers the committed spool file into every local recipient's INBOX
- * (inside this cycle's batch of its account), and queues it for the
- * remote ones. On failure *reply_r says what to answer. */
+ * (inside a batch of its account, for the caller to commit), and queues
+ * it for the remote ones. On failure *reply_r says what to answer. */
 static int
 spool_deliver(struct spool_file *f, const char **reply_r)
 {

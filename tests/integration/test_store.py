@@ -186,6 +186,42 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
         assert {base for _, base in rows} == names
 
 
+def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_server):
+    s = make_server()
+    s.add_user("full@example.test", quota="2K")
+    s.add_user("other@example.test")
+    s.start()
+    send(s, "full@example.test", "fills it", "f" * 1200)
+    s.wait_messages("full@example.test", 1)
+    send(s, "other@example.test", "first", "o")
+    s.wait_messages("other@example.test", 1)
+    from conftest import Dialogue
+    d = Dialogue(s.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO q.example")
+    # No SIZE: the quota check at RCPT passes, the end of DATA does not.
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<other@example.test>")[0] == 250
+    assert d.cmd("RCPT TO:<full@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: too big\r\n\r\n" + b"s" * 1400 + b"\r\n.\r\n")
+    code, lines = d.reply()
+    assert code == 452 and "4.2.2" in lines[0]
+    # Nothing of it for anyone, and no account's index stays locked (an
+    # IMAP session of either could not change a flag otherwise).
+    assert len(s.messages("other@example.test")) == 1
+    assert len(s.messages("full@example.test")) == 1
+    for address in ("other@example.test", "full@example.test"):
+        path = os.path.join(s.maildir(address), "postern-index.sqlite")
+        db = sqlite3.connect(path, timeout=1.0)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.rollback()
+        finally:
+            db.close()
+    assert [u for u, _ in index_rows(s, "other@example.test")] == [1]
+
+
 def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
     s = make_server()
     s.add_user("full@example.test", quota="2K")
