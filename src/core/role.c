@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,9 +163,15 @@ role_main(const struct role_ops *ops)
 {
 	struct role r;
 
+	char comm[16];
+
 	memset(&r, 0, sizeof(r));
 	r.ops = ops;
 	log_init(ops->name, true, LOG_LEVEL_INFO);
+	/* Re-executed through /proc/self/exe, the process would show as
+	 * "exe" in ps(1) and top(1). */
+	snprintf(comm, sizeof(comm), "postern-%s", ops->name);
+	(void)prctl(PR_SET_NAME, comm);
 	r.loop = loop_new();
 	r.ctl = ipc_new(r.loop, ROLE_CTL_FD, role_ctl, &r);
 	loop_run(r.loop);

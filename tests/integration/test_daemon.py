@@ -59,6 +59,13 @@ def test_sighup_with_broken_config_keeps_serving(server):
     wait_for(greeting, 10, "the new hostname in the greeting")
 
 
+def test_roles_are_named_in_ps(server):
+    for role in ("smtp", "queue", "auth"):
+        for pid in server.role_pids(role):
+            with open("/proc/%d/comm" % pid) as f:
+                assert f.read().strip() == "postern-" + role
+
+
 def test_killed_roles_are_restarted(server):
     for role in ("smtp", "queue", "auth"):
         pids = server.role_pids(role)
