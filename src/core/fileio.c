@@ -42,22 +42,34 @@ fileio_write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+/* One pread of at most `len` (> 0) bytes at `off`: the count read, or -1
+ * with errno set (EIO at end of file). */
+static ssize_t
+fileio_pread_some(int fd, void *p, size_t len, uint64_t off)
+{
+	for (;;) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		return n;
+	}
+}
+
 int
 fileio_pread_all(int fd, void *p, size_t len, uint64_t off)
 {
 	char *at = p;
 
 	while (len > 0) {
-		ssize_t n = pread(fd, at, len, (off_t)off);
+		ssize_t n = fileio_pread_some(fd, at, len, off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
 		at += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -72,17 +84,9 @@ fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
 
 	while (len > 0) {
 		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-		ssize_t n = pread(from, buf, want, (off_t)off);
+		ssize_t n = fileio_pread_some(from, buf, want, off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		if (fileio_write_all(to, buf, (size_t)n) < 0)
+		if (n < 0 || fileio_write_all(to, buf, (size_t)n) < 0)
 			return -1;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;

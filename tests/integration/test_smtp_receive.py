@@ -32,6 +32,20 @@ def split_trace(msg):
     return lines[:i], b"\n".join(lines[i:])
 
 
+def spool_tmp(server):
+    return os.listdir(os.path.join(server.data, "spool", "tmp"))
+
+
+def after_rcpt(server):
+    """A raw dialogue with one transaction up to an accepted RCPT."""
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    return d
+
+
 def test_smtplib_delivers_exact_bytes(server):
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"]) as c:
         c.ehlo("client.example.org")
@@ -151,11 +165,7 @@ def test_line_too_long_and_session_continues(server):
 
 
 def test_bare_lf_in_data_is_refused(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
-    d.cmd("MAIL FROM:<a@example.org>")
-    d.cmd("RCPT TO:<demo@example.test>")
+    d = after_rcpt(server)
     assert d.cmd("DATA")[0] == 354
     # "\n.\n" must not end the data (SMTP smuggling); the real end does.
     d.send(b"Subject: smuggle\r\n\r\nhi\n.\nMAIL FROM:<x@y>\r\n.\r\n")
@@ -211,33 +221,20 @@ def test_implicit_tls_submissions_port(server):
 
 
 def test_abrupt_disconnect_during_data_delivers_nothing(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
-    d.cmd("MAIL FROM:<a@example.org>")
-    d.cmd("RCPT TO:<demo@example.test>")
+    d = after_rcpt(server)
     assert d.cmd("DATA")[0] == 354
     d.send(b"Subject: cut\r\n\r\nhalf a mess")
     d.close()
     # The spool file is discarded once the session is gone.
-    wait_for(lambda: os.listdir(os.path.join(server.data, "spool", "tmp")) == [],
-             10, "the spool to empty")
+    wait_for(lambda: spool_tmp(server) == [], 10, "the spool to empty")
     assert server.messages("demo@example.test") == []
-
-
-def spool_tmp(server):
-    return os.listdir(os.path.join(server.data, "spool", "tmp"))
 
 
 def test_transactions_without_data_leave_no_spool_file(server):
     # The spool file is asked for at the first accepted RCPT, ahead of
     # DATA: a transaction reset after RCPT, a new one, and a session that
     # quits right after RCPT (an address check) all give it back.
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
-    d.cmd("MAIL FROM:<a@example.org>")
-    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    d = after_rcpt(server)
     assert d.cmd("RSET")[0] == 250
     d.cmd("MAIL FROM:<a@example.org>")
     assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
@@ -262,11 +259,7 @@ def test_transactions_without_data_leave_no_spool_file(server):
 def test_queue_restart_between_rcpt_and_data(server):
     # A spool file asked for ahead of DATA belonged to the queue process
     # that died; DATA gets one from its successor.
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
-    d.cmd("MAIL FROM:<a@example.org>")
-    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    d = after_rcpt(server)
     old = server.role_pids("queue")
     os.kill(old[0], signal.SIGKILL)
     wait_for(lambda: server.role_pids("queue") and

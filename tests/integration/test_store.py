@@ -186,13 +186,19 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
         assert {base for _, base in rows} == names
 
 
-def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_server):
+def nearly_full_server(make_server):
+    """full@ (quota 2K) holds 1,200 bytes; other@ has no quota."""
     s = make_server()
     s.add_user("full@example.test", quota="2K")
     s.add_user("other@example.test")
     s.start()
     send(s, "full@example.test", "fills it", "f" * 1200)
     s.wait_messages("full@example.test", 1)
+    return s
+
+
+def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_server):
+    s = nearly_full_server(make_server)
     send(s, "other@example.test", "first", "o")
     s.wait_messages("other@example.test", 1)
     from conftest import Dialogue
@@ -223,12 +229,7 @@ def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_s
 
 
 def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
-    s = make_server()
-    s.add_user("full@example.test", quota="2K")
-    s.add_user("other@example.test")
-    s.start()
-    send(s, "full@example.test", "fills it", "f" * 1200)
-    s.wait_messages("full@example.test", 1)
+    s = nearly_full_server(make_server)
     from conftest import Dialogue
     d = Dialogue(s.ports["smtp"])
     d.reply()
