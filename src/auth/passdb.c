@@ -625,9 +625,14 @@ passdb_edit_splice(struct passdb_edit_state *es, size_t start, size_t end,
 
 	es->out_len = start + line_len + (es->len - end);
 	es->out = xmalloc(es->out_len + 1);
-	memcpy(es->out, es->text, start);
+	/* es->text is NULL for a file that does not exist yet (then both
+	 * ranges are empty, and memcpy must not see the NULL). */
+	if (start > 0)
+		memcpy(es->out, es->text, start);
 	memcpy(es->out + start, line, line_len);
-	memcpy(es->out + start + line_len, es->text + end, es->len - end);
+	if (es->len > end)
+		memcpy(es->out + start + line_len, es->text + end,
+		       es->len - end);
 }
 
 /* Computes es->out for the operation from the validated current text. */

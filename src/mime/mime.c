@@ -260,10 +260,10 @@ parser_header(struct mime_parser *p, const struct mime_boundary *bs,
 			parser_advance(p);
 			continue;
 		}
-		if (field != SIZE_MAX) {
+		/* The field in hand ends here; the branches below return or
+		 * start the next one. */
+		if (field != SIZE_MAX)
 			parser_field_done(p, field, name_len, hf);
-			field = SIZE_MAX;
-		}
 		if (kind == MIME_HLINE_BLANK) {
 			parser_advance(p);
 			return;

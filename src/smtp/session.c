@@ -1240,7 +1240,7 @@ smtp_session_peer_lost(bool queue)
 			s->tx->qid[0] = '\0';
 			continue;
 		}
-		if (queue && !hit && s->state == SMTP_S_DATA &&
+		if (queue && !hit && s->state == SMTP_S_DATA && s->tx != NULL &&
 		    s->tx->fd >= 0) {
 			/* The spool file belonged to the queue process that
 			 * died; its successor never issued it. Read the rest
