@@ -64,6 +64,18 @@ str_has_prefix_ci(const char *s, size_t len, const char *prefix)
 	return true;
 }
 
+int
+str_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 void
 str_lower(char *s)
 {

@@ -24,6 +24,8 @@ bool str_eq_ci(const char *s, size_t len, const char *lit);
 bool str_eq_ci_n(const char *a, size_t alen, const char *b, size_t blen);
 /* True if the view starts with `prefix`, ASCII case-insensitively. */
 bool str_has_prefix_ci(const char *s, size_t len, const char *prefix);
+/* The value 0-15 of a hexadecimal digit (either case), or -1. */
+int str_hex_value(char c);
 /* Lower-cases ASCII letters of the NUL-terminated `s` in place. */
 void str_lower(char *s);
 /* Copies `src` into `dst` of size `dstsz` (>0), always terminating.

@@ -187,18 +187,6 @@ param_read(struct mime_arena *arena, const char *v, size_t len, size_t pos,
 	return count;
 }
 
-static int
-param_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static bool
 param_name_eq(const struct raw_param *a, const struct raw_param *b)
 {
@@ -418,8 +406,8 @@ param_decode_ext(const char *v)
 		int hi, lo;
 
 		if (text[i] == '%' && i + 2 < len &&
-		    (hi = param_hex(text[i + 1])) >= 0 &&
-		    (lo = param_hex(text[i + 2])) >= 0) {
+		    (hi = str_hex_value(text[i + 1])) >= 0 &&
+		    (lo = str_hex_value(text[i + 2])) >= 0) {
 			raw[n++] = (char)(hi << 4 | lo);
 			i += 2;
 			continue;

@@ -92,18 +92,6 @@ rfc2047_word_parse(const char *s, size_t len, size_t pos,
 }
 
 static int
-rfc2047_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int
 rfc2047_b64(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -129,8 +117,8 @@ rfc2047_decode_q(struct buf *out, const char *t, size_t len)
 		if (t[i] == '_') {
 			mime_out_c(out, ' ');
 		} else if (t[i] == '=' && i + 2 < len &&
-		           (hi = rfc2047_hex(t[i + 1])) >= 0 &&
-		           (lo = rfc2047_hex(t[i + 2])) >= 0) {
+		           (hi = str_hex_value(t[i + 1])) >= 0 &&
+		           (lo = str_hex_value(t[i + 2])) >= 0) {
 			mime_out_c(out, (char)(hi << 4 | lo));
 			i += 2;
 		} else {

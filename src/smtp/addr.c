@@ -544,13 +544,6 @@ smtp_xtext_is_valid(const char *s, size_t len)
 	return true;
 }
 
-static unsigned
-smtp_hex_value(unsigned char c)
-{
-	return smtp_is_digit(c) ? (unsigned)(c - '0')
-	                        : (unsigned)(c - 'A' + 10);
-}
-
 int
 smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstsz,
                   size_t *len_r)
@@ -564,8 +557,9 @@ smtp_xtext_decode(const char *s, size_t len, char *dst, size_t dstsz,
 		unsigned char c = p[i];
 
 		if (c == '+') {
-			c = (unsigned char)(smtp_hex_value(p[i + 1]) << 4 |
-			                    smtp_hex_value(p[i + 2]));
+			/* Both are upper-case hex: checked above. */
+			c = (unsigned char)(str_hex_value((char)p[i + 1]) << 4 |
+			                    str_hex_value((char)p[i + 2]));
 			i += 2;
 		}
 		if (n + 1 >= dstsz)

@@ -315,16 +315,6 @@ store_mbox_name_to_dir(const char *name, char *out, size_t outsz)
 	return 0;
 }
 
-static int
-hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 store_mbox_dir_to_name(const char *dir, char *out, size_t outsz)
 {
@@ -343,8 +333,10 @@ store_mbox_dir_to_name(const char *dir, char *out, size_t outsz)
 		if (c == '.') {
 			c = '/';
 		} else if (c == '%') {
-			int hi = hex_val(p[1]),
-			    lo = hi < 0 ? -1 : hex_val(p[2]);
+			/* A lower-case spelling decodes too; the check below
+			 * refuses it as not canonical. */
+			int hi = str_hex_value(p[1]),
+			    lo = hi < 0 ? -1 : str_hex_value(p[2]);
 
 			if (lo < 0)
 				return -1;

@@ -67,6 +67,21 @@ test_copy_and_lower(void **state)
 	assert_string_equal(s, "mixed.example");
 }
 
+static void
+test_hex_value(void **state)
+{
+	(void)state;
+	assert_int_equal(str_hex_value('0'), 0);
+	assert_int_equal(str_hex_value('9'), 9);
+	assert_int_equal(str_hex_value('A'), 10);
+	assert_int_equal(str_hex_value('f'), 15);
+	assert_int_equal(str_hex_value('g'), -1);
+	assert_int_equal(str_hex_value('G'), -1);
+	assert_int_equal(str_hex_value('/'), -1); /* '0' - 1 */
+	assert_int_equal(str_hex_value('@'), -1); /* 'A' - 1 */
+	assert_int_equal(str_hex_value('\0'), -1);
+}
+
 int
 main(void)
 {
@@ -74,6 +89,7 @@ main(void)
 	        cmocka_unit_test(test_parse_u64),
 	        cmocka_unit_test(test_compare),
 	        cmocka_unit_test(test_copy_and_lower),
+	        cmocka_unit_test(test_hex_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
