@@ -335,10 +335,7 @@ store_deliver_fd(struct store_account *acct, const char *mailbox,
 			r = deliver_locked(acct, &row, dir, spool_path, fd, &st,
 			                   d, error_r);
 		err = errno;
-		if (r == STORE_OK)
-			r = store_index_commit(acct, error_r);
-		else
-			store_index_rollback(acct);
+		r = store_index_finish(acct, r, error_r);
 		errno = err;
 	}
 	if (fd != spool_fd)
@@ -406,11 +403,7 @@ store_delivery_undo(struct store_delivery *d, const char **error_r)
 	}
 	store_msg_row_deinit(&msg);
 	store_mbox_row_deinit(&row);
-	if (r != STORE_OK) {
-		store_index_rollback(acct);
-		return r;
-	}
-	r = store_index_commit(acct, error_r);
+	r = store_index_finish(acct, r, error_r);
 	if (r == STORE_OK)
 		d->undone = true;
 	return r;
@@ -614,10 +607,7 @@ append_commit(struct store_append *app, const struct store_append_info *info,
 	     store_index_mbox_save_counters(acct, &row) < 0 ||
 	     store_guard_end(acct, app->mbox, app->dir, &guard) < 0))
 		r = store_index_fail(acct, "insert message", error_r);
-	if (r == STORE_OK)
-		r = store_index_commit(acct, error_r);
-	else
-		store_index_rollback(acct);
+	r = store_index_finish(acct, r, error_r);
 	if (r != STORE_OK && renamed)
 		unlinkat(acct->root_fd, path, 0);
 	if (r == STORE_OK) {

@@ -411,11 +411,7 @@ store_mailbox_delete(struct store_account *acct, const char *name,
 		}
 	}
 	store_mbox_row_deinit(&row);
-	if (r != STORE_OK) {
-		store_index_rollback(acct);
-		return r;
-	}
-	r = store_index_commit(acct, error_r);
+	r = store_index_finish(acct, r, error_r);
 	if (r == STORE_OK)
 		log_info("account=%s/%s event=mailbox-deleted", acct->domain,
 		         acct->local);
