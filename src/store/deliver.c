@@ -180,12 +180,11 @@ store_batch_rollback(struct store_account *acct)
 /* Copies the spool file into tmp/, flushes it and renames it into new/:
  * for a spool on another file system, where no link can be made. */
 static int
-deliver_copy(struct store_account *acct, int src, const char *dir,
-             const char *base, const char *dst)
+deliver_copy(struct store_account *acct, int src, uint64_t size,
+             const char *dir, const char *base, const char *dst)
 {
-	char tmp[STORE_PATH_MAX], buf[65536];
+	char tmp[STORE_PATH_MAX];
 	int fd, err;
-	off_t off = 0;
 
 	if (store_path(tmp, sizeof(tmp), dir, "tmp", base) < 0) {
 		errno = ENAMETOOLONG;
@@ -195,21 +194,8 @@ deliver_copy(struct store_account *acct, int src, const char *dir,
 	            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	for (;;) {
-		ssize_t n = pread(src, buf, sizeof(buf), off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		if (fileio_write_all(fd, buf, (size_t)n) < 0)
-			goto fail;
-		off += n;
-	}
-	/* The data before the name, as the spool file's was. */
-	if (fsync(fd) < 0)
+	/* The data before the name. */
+	if (fileio_copy_range(src, 0, size, fd) < 0 || fsync(fd) < 0)
 		goto fail;
 	close(fd);
 	fd = -1;
@@ -261,7 +247,7 @@ deliver_locked(struct store_account *acct, struct store_mbox_row *row,
 	}
 	if (linkat(AT_FDCWD, spool_path, acct->root_fd, path, 0) < 0 &&
 	    (errno != EXDEV ||
-	     deliver_copy(acct, fd, dir, d->base, path) < 0)) {
+	     deliver_copy(acct, fd, size, dir, d->base, path) < 0)) {
 		err = errno;
 		store_cache_data_deinit(&cache);
 		errno = err;
