@@ -47,6 +47,35 @@ store_path(char *out, size_t outsz, const char *dir, const char *sub,
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
+/* Opens <dir>/<sub> of the account (its root with both NULL) for
+ * reading; NULL with errno set. */
+static DIR *
+maildir_opendir(struct store_account *acct, const char *dir, const char *sub)
+{
+	char path[STORE_PATH_MAX];
+	int fd;
+	DIR *d;
+
+	if (dir == NULL)
+		fd = dup(acct->root_fd);
+	else if (store_path(path, sizeof(path), dir, sub, NULL) < 0) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	} else
+		fd = openat(acct->root_fd, path,
+		            O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+	}
+	return d;
+}
+
 static int
 mkdirat_ok(int fd, const char *path)
 {
@@ -143,15 +172,11 @@ store_maildir_remove(struct store_account *acct, const char *dir)
 void
 store_maildir_sweep(struct store_account *acct)
 {
-	int fd = dup(acct->root_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = maildir_opendir(acct, NULL, NULL);
 	struct dirent *de;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "postern-deleted-", 16) == 0 &&
 		    remove_tree(acct->root_fd, de->d_name, 2) < 0)
@@ -332,20 +357,12 @@ store_maildir_find_in(struct store_account *acct, const char *dir,
                       size_t outsz)
 {
 	size_t blen = strlen(base);
-	char path[STORE_PATH_MAX];
+	DIR *d = maildir_opendir(acct, dir, sub);
 	struct dirent *de;
-	int fd, found = -1;
-	DIR *d;
+	int found = -1;
 
-	if (store_path(path, sizeof(path), dir, sub, NULL) < 0)
+	if (d == NULL)
 		return -1;
-	fd = openat(acct->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, base, blen) == 0 &&
 		    (de->d_name[blen] == ':' || de->d_name[blen] == '\0')) {
@@ -460,15 +477,11 @@ int
 store_maildir_list_folders(struct store_account *acct,
                            void (*cb)(void *ctx, const char *name), void *ctx)
 {
-	int fd = dup(acct->root_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = maildir_opendir(acct, NULL, NULL);
 	struct dirent *de;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return -1;
-	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		char name[STORE_MAILBOX_NAME_MAX + 1], path[STORE_PATH_MAX];
@@ -555,20 +568,11 @@ scan_move_torn(struct scan *s, const struct scan_entry *e)
 static int
 scan_dir(struct scan *s, const char *sub, bool in_cur)
 {
-	char path[STORE_PATH_MAX];
-	int fd;
-	DIR *d;
+	DIR *d = maildir_opendir(s->acct, s->dir, sub);
 	struct dirent *de;
 
-	if (store_path(path, sizeof(path), s->dir, sub, NULL) < 0)
+	if (d == NULL)
 		return -1;
-	fd = openat(s->acct->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		struct scan_entry *e;
 
@@ -873,21 +877,14 @@ scan_adopt_all(struct scan *s, struct scan_entry **cand, size_t n)
 static void
 scan_clean_tmp(struct scan *s)
 {
-	char path[STORE_PATH_MAX];
 	time_t now = time(NULL);
+	DIR *d = maildir_opendir(s->acct, s->dir, "tmp");
 	struct dirent *de;
 	int fd;
-	DIR *d;
 
-	if (store_path(path, sizeof(path), s->dir, "tmp", NULL) < 0)
+	if (d == NULL)
 		return;
-	fd = openat(s->acct->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
+	fd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 
