@@ -51,6 +51,29 @@ def send(server, to, subject, body="x"):
                    ("Subject: %s\r\n\r\n%s\r\n" % (subject, body)).encode())
 
 
+def test_file_names_carry_the_sizes(server):
+    # S= is the stored size, W= the size with CRLF line ends
+    # (RFC822.SIZE). Small messages and large ones are measured by
+    # different reads in the store; both must count the same way.
+    small = "line\r\n" * 10
+    large = ("%s\r\n" % ("y" * 99)) * 3000  # 300 KB
+    send(server, "demo@example.test", "small", small)
+    send(server, "demo@example.test", "large", large)
+    server.wait_messages("demo@example.test", 2)
+    d = os.path.join(server.maildir("demo@example.test"), "new")
+    names = os.listdir(d)
+    assert len(names) == 2
+    for name in names:
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        s = int(re.search(r",S=(\d+)", name).group(1))
+        w = int(re.search(r",W=(\d+)", name).group(1))
+        assert s == len(data)
+        assert w == len(data) + data.count(b"\n")
+    sizes = sorted(int(re.search(r",S=(\d+)", n).group(1)) for n in names)
+    assert sizes[0] < 128 * 1024 < sizes[1]
+
+
 def test_uids_at_receipt_and_after_index_loss(server):
     for i in range(3):
         send(server, "demo@example.test", "m%d" % i)
