@@ -760,10 +760,10 @@ spool_deliver(struct spool_file *f, const char **reply_r)
 				a->failed = true;
 		}
 		if (r == STORE_OK)
-			r = store_deliver_fd(a->acct, "INBOX",
-			                     v != NULL ? v->path : src,
-			                     v != NULL ? v->fd : f->fd, size,
-			                     rc->quota, &rc->delivery, &err);
+			r = store_deliver(a->acct, "INBOX",
+			                  v != NULL ? v->path : src,
+			                  v != NULL ? v->fd : f->fd, size,
+			                  rc->quota, &rc->delivery, &err);
 		if (r != STORE_OK) {
 			int e = errno;
 

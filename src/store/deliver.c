@@ -275,18 +275,9 @@ deliver_locked(struct store_account *acct, struct store_mbox_row *row,
 
 enum store_result
 store_deliver(struct store_account *acct, const char *mailbox,
-              const char *spool_path, uint64_t size, uint64_t quota,
-              struct store_delivery **delivery_r, const char **error_r)
-{
-	return store_deliver_fd(acct, mailbox, spool_path, -1, size, quota,
-	                        delivery_r, error_r);
-}
-
-enum store_result
-store_deliver_fd(struct store_account *acct, const char *mailbox,
-                 const char *spool_path, int spool_fd, uint64_t size,
-                 uint64_t quota, struct store_delivery **delivery_r,
-                 const char **error_r)
+              const char *spool_path, int spool_fd, uint64_t size,
+              uint64_t quota, struct store_delivery **delivery_r,
+              const char **error_r)
 {
 	struct store_mbox_row row = {0};
 	struct store_delivery *d;

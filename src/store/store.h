@@ -479,25 +479,19 @@ enum store_result store_batch_begin(struct store_account *acct,
  * working directory; `size` bytes, lines ending in LF) to `mailbox`:
  * allocates the UID, hard-links the file into new/ under its final name
  * (copies it, flushed, if the spool is on another file system) and
- * records it in the batch's transaction. OVERQUOTA when the account's
- * usage plus `size` would exceed `quota` (0: no quota); NOTFOUND for a
- * missing mailbox; TEMPFAIL (errno kept) or PERMFAIL. A failed delivery
- * leaves nothing behind. Returns an owned delivery in *delivery_r (on OK),
- * to undo or free.
+ * records it in the batch's transaction. `spool_fd`, if not -1, is the
+ * file opened for reading by the caller (borrowed, at any offset), read
+ * instead of opening `spool_path`. OVERQUOTA when the account's usage
+ * plus `size` would exceed `quota` (0: no quota); NOTFOUND for a missing
+ * mailbox; TEMPFAIL (errno kept) or PERMFAIL. A failed delivery leaves
+ * nothing behind. Returns an owned delivery in *delivery_r (on OK), to
+ * undo or free.
  */
-enum store_result
-store_deliver(struct store_account *acct, const char *mailbox,
-              const char *spool_path, uint64_t size, uint64_t quota,
-              struct store_delivery **delivery_r, const char **error_r)
-        __attribute__((warn_unused_result));
-/* store_deliver() for a spool file the caller holds open: `spool_fd`
- * (borrowed, readable, positioned anywhere) is read instead of opening
- * `spool_path`, which is still the name linked. */
-enum store_result store_deliver_fd(struct store_account *acct,
-                                   const char *mailbox, const char *spool_path,
-                                   int spool_fd, uint64_t size, uint64_t quota,
-                                   struct store_delivery **delivery_r,
-                                   const char **error_r)
+enum store_result store_deliver(struct store_account *acct, const char *mailbox,
+                                const char *spool_path, int spool_fd,
+                                uint64_t size, uint64_t quota,
+                                struct store_delivery **delivery_r,
+                                const char **error_r)
         __attribute__((warn_unused_result));
 /* Commits the batch. On failure the whole batch is rolled back and the
  * files linked for it are removed, whether or not their records are

@@ -522,13 +522,19 @@ test_usage_follows_mailboxes(void **state)
 	struct store_delivery *d = NULL;
 	uint64_t bytes = 0, count = 0;
 	const char *error = NULL, *sp;
+	int fd;
 
 	deliver_one(t, acct, msgs[0]);
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	sp = spool(t, msgs[1]);
-	assert_int_equal(store_deliver(acct, "Archive", sp, strlen(msgs[1]), 0,
-	                               &d, &error),
+	/* Through a descriptor the caller holds: read, and left open. */
+	fd = open(sp, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(store_deliver(acct, "Archive", sp, fd, strlen(msgs[1]),
+	                               0, &d, &error),
 	                 STORE_OK);
+	assert_int_equal(fcntl(fd, F_GETFD) >= 0, 1);
+	close(fd);
 	store_delivery_free(&d);
 	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
 	assert_int_equal(store_account_usage(acct, &bytes, &count, &error),
@@ -762,19 +768,20 @@ test_quota(void **state)
 
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	path = spool(t, msgs[0]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[0]), 80,
-	                               &d, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[0]),
+	                               80, &d, &error),
 	                 STORE_OK);
 	store_delivery_free(&d);
 	path = spool(t, msgs[1]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[1]), 80,
-	                               &d, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[1]),
+	                               80, &d, &error),
 	                 STORE_OVERQUOTA);
 	assert_null(d);
 	/* A smaller one still fits. */
 	path = spool(t, "x\n");
-	assert_int_equal(store_deliver(acct, "INBOX", path, 2, 80, &d, &error),
-	                 STORE_OK);
+	assert_int_equal(
+	        store_deliver(acct, "INBOX", path, -1, 2, 80, &d, &error),
+	        STORE_OK);
 	store_delivery_free(&d);
 	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
 	assert_int_equal(count_files(t->inbox, "new"), 2);
@@ -783,8 +790,9 @@ test_quota(void **state)
 	assert_int_equal(bytes, strlen(msgs[0]) + 2);
 	/* No such mailbox. */
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
-	assert_int_equal(store_deliver(acct, "Nope", path, 2, 0, &d, &error),
-	                 STORE_NOTFOUND);
+	assert_int_equal(
+	        store_deliver(acct, "Nope", path, -1, 2, 0, &d, &error),
+	        STORE_NOTFOUND);
 	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
 	store_account_close(&acct);
 }
@@ -883,12 +891,12 @@ test_batch_undo(void **state)
 	/* Undo inside the batch (another recipient of the message failed). */
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	path = spool(t, msgs[0]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[0]), 0,
-	                               &d1, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[0]),
+	                               0, &d1, &error),
 	                 STORE_OK);
 	path = spool(t, msgs[1]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[1]), 0,
-	                               &d2, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[1]),
+	                               0, &d2, &error),
 	                 STORE_OK);
 	assert_int_equal(count_files(t->inbox, "new"), 2);
 	assert_int_equal(store_delivery_undo(d1, &error), STORE_OK);
@@ -904,8 +912,8 @@ test_batch_undo(void **state)
 	/* A rolled-back batch leaves nothing. */
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	path = spool(t, msgs[2]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[2]), 0,
-	                               &d3, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[2]),
+	                               0, &d3, &error),
 	                 STORE_OK);
 	assert_int_equal(count_files(t->inbox, "new"), 1);
 	store_batch_rollback(acct);
@@ -915,8 +923,8 @@ test_batch_undo(void **state)
 	/* Also when the caller freed its record at once. */
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	path = spool(t, msgs[2]);
-	assert_int_equal(store_deliver(acct, "INBOX", path, strlen(msgs[2]), 0,
-	                               &d3, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", path, -1, strlen(msgs[2]),
+	                               0, &d3, &error),
 	                 STORE_OK);
 	store_delivery_free(&d3);
 	store_batch_rollback(acct);
@@ -952,16 +960,16 @@ test_deliver_failures(void **state)
 	fclose(f);
 	assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
 	sp = spool(t, msgs[0]);
-	assert_int_equal(store_deliver(acct, "Archive", sp, strlen(msgs[0]), 0,
-	                               &d, &error),
+	assert_int_equal(store_deliver(acct, "Archive", sp, -1, strlen(msgs[0]),
+	                               0, &d, &error),
 	                 STORE_TEMPFAIL);
 	assert_null(d);
-	assert_int_equal(store_deliver(acct, "INBOX", sp, strlen(msgs[0]), 0,
-	                               &d, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", sp, -1, strlen(msgs[0]),
+	                               0, &d, &error),
 	                 STORE_OK);
 	store_delivery_free(&d);
 	/* A size that does not match the file. */
-	assert_int_equal(store_deliver(acct, "INBOX", sp, 3, 0, &d, &error),
+	assert_int_equal(store_deliver(acct, "INBOX", sp, -1, 3, 0, &d, &error),
 	                 STORE_TEMPFAIL);
 	assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
 	assert_int_equal(store_mailbox_status(acct, "Archive", &st, &error),
@@ -981,7 +989,7 @@ test_deliver_failures(void **state)
 		fputs(msgs[1], f);
 		fclose(f);
 		assert_int_equal(store_batch_begin(acct, &error), STORE_OK);
-		assert_int_equal(store_deliver(acct, "INBOX", shm,
+		assert_int_equal(store_deliver(acct, "INBOX", shm, -1,
 		                               strlen(msgs[1]), 0, &d, &error),
 		                 STORE_OK);
 		assert_int_equal(store_batch_commit(acct, &error), STORE_OK);
@@ -1126,7 +1134,7 @@ child_deliver(const char *dir, int id)
 				struct stat sb;
 
 				stat(path, &sb);
-				if (store_deliver(acct, "INBOX", path,
+				if (store_deliver(acct, "INBOX", path, -1,
 				                  (uint64_t)sb.st_size, 0, &d,
 				                  &error) != STORE_OK)
 					return 4;

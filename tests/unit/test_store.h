@@ -126,8 +126,9 @@ deliver_batch(struct t *t, struct store_account *acct, const char *const *texts,
 	for (size_t i = 0; i < n; i++) {
 		struct store_delivery *d = NULL;
 		const char *path = spool(t, texts[i]);
-		enum store_result r = store_deliver(
-		        acct, "INBOX", path, strlen(texts[i]), 0, &d, &error);
+		enum store_result r =
+		        store_deliver(acct, "INBOX", path, -1, strlen(texts[i]),
+		                      0, &d, &error);
 
 		if (r != STORE_OK)
 			fail_msg("deliver: %s", error);
