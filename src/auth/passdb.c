@@ -697,85 +697,23 @@ passdb_edit_build(struct passdb_edit_state *es, const struct passdb *db,
 	return 0;
 }
 
-/* fsyncs the directory holding `path`, so that the rename is durable. */
-static int
-passdb_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-	int rc = 0;
-
-	if (slash == NULL)
-		dir = xstrdup(".");
-	else if (slash == path)
-		dir = xstrdup("/");
-	else
-		dir = xstrndup(path, (size_t)(slash - path));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		rc = passdb_edit_fail("%s: fsync: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return rc;
-}
-
-/* Gives the temporary file the current file's owner (when it differs
- * from ours) and mode, or 0600 for a new file. */
-static int
-passdb_edit_perms(const struct passdb_edit_state *es, int fd)
-{
-	mode_t mode = es->exists ? (es->st.st_mode & 07777) : 0600;
-
-	/* The auth role may run as another user than the one editing (root
-	 * editing a file owned by the mail user): keep the owner, or fail
-	 * rather than leave a file the server cannot read. */
-	if (es->exists &&
-	    (es->st.st_uid != geteuid() || es->st.st_gid != getegid()) &&
-	    fchown(fd, es->st.st_uid, es->st.st_gid) < 0)
-		return -1;
-	return fchmod(fd, mode);
-}
-
-/* Writes es->out to PATH.tmp.<pid> and renames it over PATH. */
+/* Writes es->out over the file (PATH.<pid>.tmp renamed over it, flushed,
+ * STYLE.md 9), with the current file's owner (when it differs from ours;
+ * the auth role may run as another user than the one editing, and must
+ * still read it) and mode, or 0600 for a new file. */
 static int
 passdb_edit_replace(const struct passdb_edit_state *es)
 {
-	char *tmp_path = xasprintf("%s.tmp.%ld", es->path, (long)getpid());
-	int fd;
+	mode_t mode = es->exists ? (es->st.st_mode & 07777) : 0600;
+	bool other_owner = es->exists && (es->st.st_uid != geteuid() ||
+	                                  es->st.st_gid != getegid());
 
-	/* We hold the lock, so a file of this name is left over from a
-	 * crashed edit that had our process id. */
-	(void)unlink(tmp_path);
-	fd = open(tmp_path,
-	          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		passdb_edit_fail("%s: %s", tmp_path, strerror(errno));
-		free(tmp_path);
-		return -1;
-	}
-	if (fileio_write_all(fd, es->out, es->out_len) < 0 ||
-	    passdb_edit_perms(es, fd) < 0 || fsync(fd) < 0) {
-		passdb_edit_fail("%s: %s", tmp_path, strerror(errno));
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		passdb_edit_fail("%s: close: %s", tmp_path, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp_path, es->path) < 0) {
-		passdb_edit_fail("rename %s to %s: %s", tmp_path, es->path,
-		                 strerror(errno));
-		goto fail;
-	}
-	free(tmp_path);
-	return passdb_sync_dir(es->path);
-fail:
-	(void)unlink(tmp_path);
-	free(tmp_path);
-	return -1;
+	if (fileio_replace(AT_FDCWD, es->path, es->out, es->out_len, mode,
+	                   other_owner ? es->st.st_uid : FILEIO_OWNER_KEEP,
+	                   es->st.st_gid, true) < 0)
+		return passdb_edit_fail("replace %s: %s", es->path,
+		                        strerror(errno));
+	return 0;
 }
 
 /* Checks and lower-cases the arguments of passdb_edit into `address`. */

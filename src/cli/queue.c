@@ -16,34 +16,24 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "core/fileio.h"
 #include "core/xalloc.h"
 #include "queue/envelope.h"
 
+/* The envelope file at `path`, whole, or NULL with errno set. */
 static char *
 read_small_file(const char *path, size_t *len_r)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st;
 	char *data;
-	ssize_t n;
+	int err;
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
-	    (uint64_t)st.st_size > ENVELOPE_MAX_SIZE) {
-		close(fd);
-		errno = EFBIG;
-		return NULL;
-	}
-	data = xmalloc((size_t)st.st_size + 1);
-	n = read(fd, data, (size_t)st.st_size);
+	data = fileio_read_bounded(fd, ENVELOPE_MAX_SIZE, len_r);
+	err = errno;
 	close(fd);
-	if (n != st.st_size) {
-		free(data);
-		errno = EIO;
-		return NULL;
-	}
-	*len_r = (size_t)n;
+	errno = err;
 	return data;
 }
 

@@ -9,6 +9,8 @@
 #include "core/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,6 +94,66 @@ fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
 		len -= (uint64_t)n;
 	}
 	return 0;
+}
+
+int
+fileio_fsync_parent(int dirfd, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	if (rc < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return close(fd);
+}
+
+int
+fileio_replace(int dirfd, const char *path, const void *data, size_t len,
+               mode_t mode, uid_t uid, gid_t gid, bool sync)
+{
+	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd, err;
+
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp,
+	            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		goto fail;
+	if ((mode != 0600 && fchmod(fd, mode) < 0) ||
+	    (uid != FILEIO_OWNER_KEEP && fchown(fd, uid, gid) < 0) ||
+	    fileio_write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		goto fail;
+	}
+	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, path) < 0)
+		goto fail;
+	free(tmp);
+	return sync ? fileio_fsync_parent(dirfd, path) : 0;
+fail:
+	err = errno;
+	(void)unlinkat(dirfd, tmp, 0);
+	free(tmp);
+	errno = err;
+	return -1;
 }
 
 /* Frees `buf` of `size` bytes after wiping it, keeping errno. */

@@ -1,7 +1,8 @@
 /*
  * fileio — the blocking system-call loops every file-owning role needs:
  * write a whole buffer, read a byte range, copy a byte range between
- * descriptors, read a small whole file under a bound.
+ * descriptors, read a small whole file under a bound, replace a file
+ * whole and make a new name durable.
  *
  * Each call retries EINTR and otherwise reports the first failure with
  * -1 (or NULL) and errno set; none logs. They block, so they belong to
@@ -11,8 +12,10 @@
 #ifndef POSTERN_CORE_FILEIO_H
 #define POSTERN_CORE_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Writes all `len` bytes of `p` (borrowed) to `fd`. Returns 0, or -1
  * with errno set; a write that makes no progress fails with EIO. On
@@ -30,6 +33,28 @@ int fileio_pread_all(int fd, void *p, size_t len, uint64_t off)
  * offset is untouched) to `to` with fileio_write_all. Returns 0, or -1
  * with errno set: EIO if `from` ends before off + len. */
 int fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
+        __attribute__((warn_unused_result));
+
+/* fsync(2) of the directory that holds `path` (relative to `dirfd`, which
+ * may be AT_FDCWD): what makes a new name in it durable. */
+int fileio_fsync_parent(int dirfd, const char *path)
+        __attribute__((warn_unused_result));
+
+/* Owner to give a replaced file; -1 keeps ours. */
+#define FILEIO_OWNER_KEEP ((uid_t)-1)
+
+/*
+ * Replaces `path` (relative to `dirfd`, which may be AT_FDCWD) with `len`
+ * bytes of `data` so that a reader sees the old file or the whole new
+ * one (STYLE.md 9): writes "<path>.<pid>.tmp" (a leftover of that name is
+ * a crashed writer's, removed first), gives it `mode` and, unless uid is
+ * FILEIO_OWNER_KEEP, uid:gid, and renames it over `path`. With `sync`
+ * the data is flushed before the rename and the directory after it;
+ * without, the caller's own flush must cover both (the queue's group
+ * commit). Returns 0, or -1 with errno set and no temporary file left.
+ */
+int fileio_replace(int dirfd, const char *path, const void *data, size_t len,
+                   mode_t mode, uid_t uid, gid_t gid, bool sync)
         __attribute__((warn_unused_result));
 
 /* Reads `fd` from its current offset to end of file, at most `max` bytes

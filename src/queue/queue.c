@@ -598,35 +598,6 @@ spool_unlink_links(struct spool_file *f)
 	}
 }
 
-/* Writes `data` to `path` through a temporary name (O_EXCL, then rename),
- * so a reader never sees a partial file. The flush cycle makes it
- * durable. */
-static int
-write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[96];
-	int fd, err;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (fileio_write_all(fd, data, len) < 0) {
-		err = errno;
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		err = errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	unlink(tmp);
-	errno = err;
-	return -1;
-}
-
 /* Queues the message for its remote recipients: spool/msg/ID (a link to
  * the flushed data) and then spool/env/ID, which makes it visible to the
  * queue runner (docs/queue.md). */
@@ -646,7 +617,9 @@ spool_enqueue(struct spool_file *f)
 	}
 	f->queued = true;
 	text = envelope_serialize(f->env, &len);
-	rc = write_atomic(envpath, text, len);
+	/* Not flushed here: the flush before the 250 covers it. */
+	rc = fileio_replace(AT_FDCWD, envpath, text, len, 0600,
+	                    FILEIO_OWNER_KEEP, 0, false);
 	free(text);
 	if (rc < 0)
 		log_err_errno("msg=%s write %s", f->id, envpath);

@@ -221,55 +221,19 @@ read_small(struct store_account *acct, const char *path, char *out,
 	return (ssize_t)n;
 }
 
-static int
-fsync_dir(struct store_account *acct, const char *dir)
-{
-	int fd, rc;
-
-	if (dir[0] == '\0')
-		return fsync(acct->root_fd);
-	fd = openat(acct->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Replaces <dir>/<name> with `len` bytes: temporary file, fsync, rename,
- * fsync of the directory (STYLE.md 9). */
+/* Replaces <dir>/<name> with `len` bytes, durably (STYLE.md 9). */
 static int
 write_atomic(struct store_account *acct, const char *dir, const char *name,
              const char *data, size_t len)
 {
-	char tmp[STORE_PATH_MAX], path[STORE_PATH_MAX], tname[128];
-	int fd, err;
+	char path[STORE_PATH_MAX];
 
-	snprintf(tname, sizeof(tname), "%s.%ld.tmp", name, (long)getpid());
-	if (store_path(tmp, sizeof(tmp), dir, NULL, tname) < 0 ||
-	    store_path(path, sizeof(path), dir, NULL, name) < 0) {
+	if (store_path(path, sizeof(path), dir, NULL, name) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = openat(acct->root_fd, tmp,
-	            O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	            0600);
-	if (fd < 0)
-		return -1;
-	if (fileio_write_all(fd, data, len) < 0 || fsync(fd) < 0)
-		goto fail;
-	close(fd);
-	fd = -1;
-	if (renameat(acct->root_fd, tmp, acct->root_fd, path) < 0)
-		goto fail;
-	return fsync_dir(acct, dir);
-fail:
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	unlinkat(acct->root_fd, tmp, 0);
-	errno = err;
-	return -1;
+	return fileio_replace(acct->root_fd, path, data, len, 0600,
+	                      FILEIO_OWNER_KEEP, 0, true);
 }
 
 int

@@ -323,72 +323,21 @@ out:
 	return ret;
 }
 
-static int
-tls_fsync_dir_of(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int fd, ret;
-
-	if (slash == NULL) {
-		free(dir);
-		dir = xstrdup(".");
-	} else if (slash == dir) {
-		slash[1] = '\0';
-	} else {
-		*slash = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
-}
-
-/* Writes the contents of `mem` to `path` with `mode` through a temporary
- * file (created O_EXCL by mkostemp), fsync and rename (STYLE.md 9). */
+/* Writes the contents of `mem` to `path` with `mode`, whole and durably
+ * (fileio_replace, STYLE.md 9). */
 static int
 tls_write_file(const char *path, mode_t mode, BIO *mem, const char **error_r)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
 	char *data;
 	long len = BIO_get_mem_data(mem, &data);
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	int err;
 
-	if (fd < 0) {
-		*error_r = tls_static_error("%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	if (fchmod(fd, mode) < 0 || len < 0 ||
-	    fileio_write_all(fd, data, (size_t)len) < 0 || fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	free(tmp);
-	/* The rename itself must survive a crash too. */
-	if (tls_fsync_dir_of(path) < 0) {
-		*error_r = tls_static_error("fsync directory of %s: %s", path,
-		                            strerror(errno));
+	if (len < 0 || fileio_replace(AT_FDCWD, path, data, (size_t)len, mode,
+	                              FILEIO_OWNER_KEEP, 0, true) < 0) {
+		*error_r = tls_static_error("%s: %s", path,
+		                            strerror(len < 0 ? EIO : errno));
 		return -1;
 	}
 	return 0;
-fail:
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	*error_r = tls_static_error("%s: %s", path, strerror(err));
-	return -1;
 }
 
 static int

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -309,6 +310,58 @@ test_read_bounded_bad_fd(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+static void
+test_replace(void **state)
+{
+	char dir[] = "/tmp/test_fileio.XXXXXX", path[64], tmp[96], back[16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	/* New file, then replaced; a crashed writer's leftover of our
+	 * temporary name is taken over. */
+	assert_int_equal(fileio_replace(AT_FDCWD, path, "first", 5, 0640,
+	                                FILEIO_OWNER_KEEP, 0, true),
+	                 0);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(fileio_replace(AT_FDCWD, path, "second", 6, 0600,
+	                                FILEIO_OWNER_KEEP, 0, false),
+	                 0);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(slurp(fd, back, sizeof(back)), 6);
+	assert_memory_equal(back, "second", 6);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	close(fd);
+	assert_int_equal(access(tmp, F_OK), -1);
+	/* Relative to a directory descriptor, with a mode of its own. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_replace(fd, "f", "third", 5, 0644,
+	                                FILEIO_OWNER_KEEP, 0, true),
+	                 0);
+	assert_int_equal(fstatat(fd, "f", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(fileio_fsync_parent(fd, "f"), 0);
+	/* A failure leaves the old file and no temporary one. */
+	errno = 0;
+	assert_int_equal(fileio_replace(fd, "nodir/f", "x", 1, 0600,
+	                                FILEIO_OWNER_KEEP, 0, true),
+	                 -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fileio_fsync_parent(fd, "nodir/f"), -1);
+	assert_int_equal(unlinkat(fd, "f", 0), 0);
+	close(fd);
+	assert_int_equal(rmdir(dir), 0); /* nothing else was left */
+}
+
 int
 main(void)
 {
@@ -318,6 +371,7 @@ main(void)
 	        cmocka_unit_test(test_write_all_fails),
 	        cmocka_unit_test(test_copy_range_file),
 	        cmocka_unit_test(test_pread_all),
+	        cmocka_unit_test(test_replace),
 	        cmocka_unit_test(test_copy_range_to_pipe),
 	        cmocka_unit_test(test_copy_range_eof),
 	        cmocka_unit_test(test_read_bounded_at_bound),
