@@ -152,7 +152,7 @@ enum passdb_op {
  * Holds an exclusive flock(2) on PATH.lock (created 0600) for the whole
  * edit, so concurrent edits serialise; reads and validates the current
  * file (ADD creates it, 0600, when it does not exist); writes the new
- * content to PATH.tmp.<pid> with the old file's mode and owner, keeping
+ * content to PATH.<pid>.tmp with the old file's mode and owner, keeping
  * comments, blank lines and order (ADD appends); fsyncs it, renames it
  * over PATH and fsyncs the directory. On failure PATH is unchanged and
  * no temporary file is left behind.
