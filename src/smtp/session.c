@@ -1254,6 +1254,14 @@ smtp_session_peer_lost(bool queue)
 		}
 		if (!hit)
 			continue;
+		if (s->wait == SMTP_WAIT_OPEN && s->tx != NULL &&
+		    s->tx->sent_354) {
+			/* The message is coming after a 354: it is read,
+			 * not taken for commands, and answered 451. */
+			smtp_data_without_file(s);
+			smtp_resume(s);
+			continue;
+		}
 		if (s->wait == SMTP_WAIT_AUTH || s->wait == SMTP_WAIT_USAGE) {
 			/* Only the command being looked up fails; a RCPT's
 			 * targets added so far are taken back. */

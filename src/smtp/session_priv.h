@@ -23,6 +23,7 @@
 
 /* The targets of one transaction must fit one commit message to the
  * queue role (IPC_MAX_PAYLOAD), with room for the rest of it. */
+#define SMTP_REPLY_354           "354 End data with <CR><LF>.<CR><LF>"
 #define SMTP_COMMIT_TARGET_BYTES (IPC_MAX_PAYLOAD - 64 * 1024)
 
 enum smtp_state {
@@ -73,6 +74,7 @@ struct smtp_tx {
 	bool write_failed;
 	int write_errno;
 	bool chunking; /* the message comes in BDAT chunks */
+	bool sent_354; /* DATA answered before the spool file came */
 	struct smtp_data data;
 	struct buf out;
 };
@@ -141,6 +143,9 @@ void smtp_data_open_ahead(struct smtp_session *s);
  * nothing. */
 void smtp_data_opened_ahead(struct smtp_session *s, const struct ipc_msg *msg);
 void smtp_data_committed(struct smtp_session *s, const struct ipc_msg *msg);
+/* DATA was answered 354 but no spool file will come: reads the message,
+ * then answers 451. */
+void smtp_data_without_file(struct smtp_session *s);
 /* Feed message octets from the input buffer; true when the message (or
  * the BDAT chunk) is complete, false when more input is needed. */
 bool smtp_data_input(struct smtp_session *s);

@@ -47,6 +47,13 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (s->open_ahead) {
+		/* The file asked for at the first RCPT is on its way. The 354
+		 * need not wait for it: the connection stays paused until it
+		 * comes, so no octet of the message is read before, while the
+		 * client's first octets and the queue's answer travel at the
+		 * same time. */
+		smtp_reply(s, SMTP_REPLY_354);
+		s->tx->sent_354 = true;
 		smtp_wait(s, SMTP_WAIT_OPEN);
 		return;
 	}
@@ -221,7 +228,16 @@ smtp_data_start(struct smtp_session *s)
 	               s->srv->cfg->smtp_max_hops);
 	smtp_trace_headers(s);
 	smtp_set_state(s, SMTP_S_DATA);
-	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	if (!tx->sent_354)
+		smtp_reply(s, SMTP_REPLY_354);
+}
+
+void
+smtp_data_without_file(struct smtp_session *s)
+{
+	s->tx->write_failed = true;
+	s->tx->write_errno = EIO;
+	smtp_data_start(s);
 }
 
 void
@@ -231,6 +247,10 @@ smtp_data_opened(struct smtp_session *s, const struct ipc_msg *msg)
 
 	s->open_ahead = false;
 	if (!smtp_data_take_file(tx, msg)) {
+		if (tx->sent_354 && !tx->chunking) {
+			smtp_data_without_file(s);
+			return;
+		}
 		smtp_reply(s, "451 4.3.0 Local error: cannot queue the "
 		              "message now");
 		if (tx->chunking) {

@@ -272,6 +272,56 @@ def test_queue_restart_between_rcpt_and_data(server):
     assert len(msgs) == 1 and b"Subject: across a restart" in msgs[0]
 
 
+def stopped_queue_after_rcpt(server):
+    """A dialogue up to an accepted RCPT whose spool file cannot have come
+    yet: the queue role is stopped before the RCPT asks for it."""
+    d = Dialogue(server.ports["smtp"])
+    d.reply()
+    d.cmd("EHLO raw.example")
+    d.cmd("MAIL FROM:<a@example.org>")
+    queue = server.role_pids("queue")[0]
+    os.kill(queue, signal.SIGSTOP)
+    try:
+        assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+        # DATA is answered while the queue is still stopped.
+        assert d.cmd("DATA")[0] == 354
+        d.send(b"Subject: before the file\r\n\r\nbody\r\n.\r\n")
+    except BaseException:
+        os.kill(queue, signal.SIGCONT)
+        raise
+    return d, queue
+
+
+def test_data_is_answered_before_the_spool_file_comes(server):
+    d, queue = stopped_queue_after_rcpt(server)
+    time.sleep(0.3)
+    os.kill(queue, signal.SIGCONT)
+    code, lines = d.reply()
+    assert code == 250, lines
+    assert d.cmd("QUIT")[0] == 221
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1 and msgs[0].endswith(b"\n\nbody\n")
+
+
+def test_queue_lost_after_an_early_354_answers_451_after_the_message(server):
+    # The message already follows the 354: it must be read to its end
+    # and refused, not taken for commands.
+    d, queue = stopped_queue_after_rcpt(server)
+    os.kill(queue, signal.SIGKILL)
+    os.kill(queue, signal.SIGCONT)
+    code, lines = d.reply()
+    assert code == 451, lines
+    wait_for(lambda: server.role_pids("queue") and
+             server.role_pids("queue") != [queue], 15, "a new queue role")
+    assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert d.cmd("DATA")[0] == 354
+    d.send(b"Subject: again\r\n\r\nwhole\r\n.\r\n")
+    assert d.reply()[0] == 250
+    msgs = server.wait_messages("demo@example.test", 1)
+    assert len(msgs) == 1 and b"Subject: again" in msgs[0]
+
+
 def test_inetd_mode_through_a_pipe(make_server):
     s = make_server()
     s.add_user("demo@example.test")
