@@ -85,9 +85,10 @@ struct queue_acct {
 	struct queue_acct *next;
 	char *key; /* "domain/local" */
 	struct store_account *acct;
-	unsigned refs; /* delivery records held */
-	bool in_batch; /* store_batch_begin done this cycle */
-	bool failed;   /* its batch commit failed this cycle */
+	unsigned refs;                 /* delivery records held */
+	bool in_batch;                 /* store_batch_begin done this cycle */
+	struct queue_acct *next_batch; /* in q.batch while in_batch */
+	bool failed;                   /* its batch commit failed this cycle */
 };
 
 /* A copy of the message with a Delivered-To: header (RFC 5321 6.3 loop
@@ -141,8 +142,10 @@ struct queue_state {
 	struct store *store;
 	struct queue_acct *accts;
 	unsigned naccts;
-	int spool_fd; /* spool/ directory, for syncfs */
-	int mail_fd;  /* mail/ directory, if on another file system */
+	struct queue_acct *batch; /* the accounts in_batch */
+	bool trim;                /* an account failed, or too many are open */
+	int spool_fd;             /* spool/ directory, for syncfs */
+	int mail_fd; /* mail/ directory, if on another file system */
 	bool stopping;
 };
 
@@ -636,9 +639,17 @@ queue_account_find(const char *mailbox, bool create, const char **error_r)
 	char *domain, *local;
 	enum store_result r;
 
-	for (a = q.accts; a != NULL; a = a->next) {
-		if (strcmp(a->key, mailbox) == 0)
+	for (struct queue_acct **pp = &q.accts; *pp != NULL;
+	     pp = &(*pp)->next) {
+		a = *pp;
+		if (strcmp(a->key, mailbox) == 0) {
+			/* To the front: a sender's next message usually goes
+			 * to the same recipients. */
+			*pp = a->next;
+			a->next = q.accts;
+			q.accts = a;
 			return a;
+		}
 	}
 	a = xmalloc(sizeof(*a));
 	a->key = xstrdup(mailbox);
@@ -657,6 +668,7 @@ queue_account_find(const char *mailbox, bool create, const char **error_r)
 	a->next = q.accts;
 	q.accts = a;
 	q.naccts++;
+	q.trim |= q.naccts > QUEUE_MAX_ACCOUNTS;
 	return a;
 }
 
@@ -672,21 +684,30 @@ queue_account_close(struct queue_acct **pp)
 	q.naccts--;
 }
 
-/* Keeps at most QUEUE_MAX_ACCOUNTS open between cycles; an account whose
- * batch failed is reopened next time (its handle may be stale). */
+/* Keeps at most QUEUE_MAX_ACCOUNTS open between cycles, the most recently
+ * used (the list is in that order); an account whose batch failed is
+ * reopened next time (its handle may be stale). One still held by a
+ * delivery waits for a later call. */
 static void
 queue_accounts_trim(void)
 {
 	struct queue_acct **pp = &q.accts;
+	unsigned kept = 0;
 
+	if (!q.trim)
+		return;
+	q.trim = false;
 	while (*pp != NULL) {
 		struct queue_acct *a = *pp;
+		bool drop = a->failed || kept >= QUEUE_MAX_ACCOUNTS;
 
-		if (a->refs == 0 &&
-		    (a->failed || q.naccts > QUEUE_MAX_ACCOUNTS))
+		if (drop && a->refs == 0) {
 			queue_account_close(pp);
-		else
-			pp = &a->next;
+			continue;
+		}
+		q.trim |= drop;
+		kept++;
+		pp = &a->next;
 	}
 }
 
@@ -729,8 +750,13 @@ spool_deliver(struct spool_file *f, const char **reply_r)
 		if (a != NULL && !a->in_batch) {
 			r = store_batch_begin(a->acct, &err);
 			a->in_batch = r == STORE_OK;
-			if (r != STORE_OK)
+			if (a->in_batch) {
+				a->next_batch = q.batch;
+				q.batch = a;
+			} else {
 				a->failed = true;
+				q.trim = true;
+			}
 		}
 		if (r == STORE_OK)
 			r = store_deliver(a->acct, "INBOX",
@@ -767,16 +793,17 @@ queue_commit_batches(void)
 {
 	int rc = 0;
 
-	for (struct queue_acct *a = q.accts; a != NULL; a = a->next) {
+	while (q.batch != NULL) {
+		struct queue_acct *a = q.batch;
 		const char *err = NULL;
 
-		if (!a->in_batch)
-			continue;
+		q.batch = a->next_batch;
 		a->in_batch = false;
 		if (store_batch_commit(a->acct, &err) != STORE_OK) {
 			log_err("event=batch-commit-failed account=%s %s",
 			        a->key, err != NULL ? err : "");
 			a->failed = true;
+			q.trim = true;
 			rc = -1;
 		}
 	}

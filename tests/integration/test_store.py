@@ -271,3 +271,25 @@ def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
     # A small message still fits.
     d.cmd("MAIL FROM:<a@example.org> SIZE=100")
     assert d.cmd("RCPT TO:<full@example.test>")[0] == 250
+
+
+def test_more_accounts_than_the_queue_keeps_open(make_server):
+    # The queue keeps 128 accounts open between deliveries and closes the
+    # least recently used ones beyond that: every delivery still arrives,
+    # also to an account that was closed and is opened again.
+    s = make_server()
+    n = 140
+    with open(os.path.join(s.dir, "users"), "a") as f:
+        for i in range(n):
+            f.write("u%d@example.test:*\n" % i)
+    s.start()
+    with smtplib.SMTP("127.0.0.1", s.ports["smtp"], timeout=30) as c:
+        for rnd in range(2):
+            for i in range(n):
+                c.sendmail("a@example.org", ["u%d@example.test" % i],
+                           ("Subject: r%d u%d\r\n\r\nx\r\n" % (rnd, i)).encode())
+    for i in range(n):
+        msgs = s.wait_messages("u%d@example.test" % i, 2)
+        assert sorted(m.split(b"Subject: ")[1].split(b"\n")[0] for m in msgs) == \
+            [b"r0 u%d" % i, b"r1 u%d" % i]
+        assert len(index_rows(s, "u%d@example.test" % i)) == 2
