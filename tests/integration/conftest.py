@@ -287,6 +287,14 @@ class Dialogue:
         self.send(text + "\r\n")
         return self.reply()
 
+    def transaction(self, subject, rcpt="demo@example.test"):
+        """MAIL, RCPT, DATA and a small message; the final reply's code."""
+        assert self.cmd("MAIL FROM:<a@example.org>")[0] == 250
+        assert self.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+        assert self.cmd("DATA")[0] == 354
+        self.send("Subject: %s\r\n\r\nwhole\r\n.\r\n" % subject)
+        return self.reply()[0]
+
     def closed(self):
         try:
             return self.sock.recv(1) == b""
