@@ -23,8 +23,10 @@
 
 /* The targets of one transaction must fit one commit message to the
  * queue role (IPC_MAX_PAYLOAD), with room for the rest of it. */
-#define SMTP_REPLY_354           "354 End data with <CR><LF>.<CR><LF>"
 #define SMTP_COMMIT_TARGET_BYTES (IPC_MAX_PAYLOAD - 64 * 1024)
+
+/* The answer to DATA (RFC 5321 4.2.2, 3.3). */
+#define SMTP_REPLY_354 "354 End data with <CR><LF>.<CR><LF>"
 
 enum smtp_state {
 	SMTP_S_INIT,    /* greeting sent, no HELO/EHLO yet */
