@@ -8,12 +8,16 @@
  */
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/xalloc.h"
@@ -22,6 +26,8 @@
 #define FILEIO_COPY_CHUNK 65536
 /* First allocation when the size is unknown (not a regular file). */
 #define FILEIO_READ_FIRST 4096
+/* statfs(2) f_type of ext2, ext3 and ext4 alike. */
+#define FILEIO_EXT_MAGIC 0xEF53
 
 int
 fileio_write_all(int fd, const void *p, size_t len)
@@ -122,6 +128,67 @@ fileio_fsync_parent(int dirfd, const char *path)
 		return -1;
 	}
 	return close(fd);
+}
+
+bool
+fileio_ext_has_journal(dev_t dev, const char *sys, const char *proc)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *name;
+	ssize_t n;
+	size_t len;
+	DIR *d;
+	struct dirent *e;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u", sys, major(dev),
+	         minor(dev));
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	name = strrchr(target, '/');
+	name = name != NULL ? name + 1 : target;
+	len = strlen(name);
+	snprintf(path, sizeof(path), "%s/fs/jbd2", proc);
+	d = opendir(path);
+	if (len == 0 || d == NULL) {
+		if (d != NULL)
+			closedir(d);
+		return false;
+	}
+	/* An internal journal is listed as "<device>-<inode>": "vda-8" is
+	 * not "vda1"'s. */
+	while (!found && (e = readdir(d)) != NULL)
+		found = strncmp(e->d_name, name, len) == 0 &&
+		        e->d_name[len] == '-';
+	closedir(d);
+	return found;
+}
+
+bool
+fileio_syncfs_trails(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0)
+		return true;
+	if (sfs.f_type != FILEIO_EXT_MAGIC)
+		return false;
+	return !fileio_ext_has_journal(st.st_dev, "/sys", "/proc");
+}
+
+int
+fileio_syncfs(int fd, bool trails)
+{
+	if (syncfs(fd) < 0)
+		return -1;
+	/* Without a journal, ext4's fsync of any file ends with a device
+	 * flush (ext4_fsync_nojournal), whatever it had to write. */
+	if (trails && fdatasync(fd) < 0)
+		return -1;
+	return 0;
 }
 
 int

@@ -2,7 +2,7 @@
  * fileio — the blocking system-call loops every file-owning role needs:
  * write a whole buffer, read a byte range, copy a byte range between
  * descriptors, read a small whole file under a bound, replace a file
- * whole and make a new name durable.
+ * whole, make a new name durable and flush a whole file system.
  *
  * Each call retries EINTR and otherwise reports the first failure with
  * -1 (or NULL) and errno set; none logs. They block, so they belong to
@@ -39,6 +39,32 @@ int fileio_copy_range(int from, uint64_t off, uint64_t len, int to)
  * may be AT_FDCWD): what makes a new name in it durable. */
 int fileio_fsync_parent(int dirfd, const char *path)
         __attribute__((warn_unused_result));
+
+/*
+ * Whether syncfs(2) of the file system holding `fd` can return with
+ * writes not yet covered by a device flush, so that fileio_syncfs must
+ * end with one more. That is ext2, ext3 and ext4 without a journal: their
+ * syncfs issues its flush and then writes the block device's remaining
+ * dirty metadata (fs/sync.c, sync_filesystem), such as the inode whose
+ * unwritten extent became written when the data's I/O completed; a power
+ * cut could then leave an acknowledged file reading as zeros. A journal
+ * commits that metadata inside syncfs, as XFS and btrfs do with theirs.
+ * Reads /sys and /proc, so it must run before a chroot; when it cannot
+ * tell, it answers true.
+ */
+bool fileio_syncfs_trails(int fd);
+
+/* The journal test of fileio_syncfs_trails for device `dev`, with sysfs
+ * and procfs mounted at `sys` and `proc`: true only when jbd2 lists a
+ * journal on that device (/proc/fs/jbd2/NAME-INODE, NAME as in
+ * /sys/dev/block/MAJOR:MINOR). */
+bool fileio_ext_has_journal(dev_t dev, const char *sys, const char *proc);
+
+/* syncfs(2) of the file system holding `fd`, then, with `trails` (from
+ * fileio_syncfs_trails), fdatasync(2) of `fd`, which issues the device
+ * flush that covers what the syncfs wrote after its own. Returns 0, or
+ * -1 with errno set. */
+int fileio_syncfs(int fd, bool trails) __attribute__((warn_unused_result));
 
 /* Owner to give a replaced file; -1 keeps ours. */
 #define FILEIO_OWNER_KEEP ((uid_t)-1)

@@ -13,7 +13,9 @@
  * (message data, new/ entries, the index's WAL frames, spool/msg and
  * spool/env): for N messages completing together that is one flush instead of
  * 2N fsyncs, and a message waits for at most two flushes (the one running when
- * it arrives, then its own).
+ * it arrives, then its own). Where syncfs writes metadata after its device
+ * flush (ext2/3/4 without a journal, fileio_syncfs_trails), an fdatasync of
+ * the spool directory follows it to flush the device once more.
  *
  * The entry is linked before its data is on disk, so a power cut during
  * that flush may leave a new/ entry whose data never arrived: shorter
@@ -146,6 +148,8 @@ struct queue_state {
 	bool trim;                /* an account failed, or too many are open */
 	int spool_fd;             /* spool/ directory, for syncfs */
 	int mail_fd; /* mail/ directory, if on another file system */
+	/* Their syncfs needs a device flush after it (fileio_syncfs_trails). */
+	bool spool_trails, mail_trails;
 	bool stopping;
 };
 
@@ -827,13 +831,14 @@ spool_done(struct spool_file *f, enum queue_status status, const char *text)
 }
 
 /* One flush: syncfs(2) of the spool's file system, and of the mailboxes'
- * when they live on another one. Returns 0 or an errno. */
+ * when they live on another one, each followed by a device flush where
+ * its syncfs leaves writes after its own. Returns 0 or an errno. */
 static int
 queue_flush(void)
 {
-	if (syncfs(q.spool_fd) < 0)
+	if (fileio_syncfs(q.spool_fd, q.spool_trails) < 0)
 		return errno;
-	if (q.mail_fd >= 0 && syncfs(q.mail_fd) < 0)
+	if (q.mail_fd >= 0 && fileio_syncfs(q.mail_fd, q.mail_trails) < 0)
 		return errno;
 	return 0;
 }
@@ -1147,6 +1152,33 @@ queue_recover_queued(void)
 	         removed, corrupt);
 }
 
+/* fileio_syncfs_trails for data_dir/sub, or data_dir before sub is made.
+ * It reads /sys and /proc, so it runs before the chroot. */
+static bool
+queue_probe_trails(const char *data_dir, const char *sub)
+{
+	char *path = xasprintf("%s/%s", data_dir, sub);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool trails;
+
+	if (fd < 0)
+		fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	trails = fd < 0 || fileio_syncfs_trails(fd);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return trails;
+}
+
+static void
+queue_log_trails(const char *dir)
+{
+	log_info("event=flush-mode dir=%s mode=\"syncfs, then a device "
+	         "flush\" reason=\"ext2/3/4 without a journal, or not "
+	         "known\"",
+	         dir);
+}
+
 static void
 queue_start(struct role *r)
 {
@@ -1155,6 +1187,8 @@ queue_start(struct role *r)
 	q.role = r;
 	q.linked_tail = &q.linked;
 	q.mail_fd = -1;
+	q.spool_trails = queue_probe_trails(r->cfg->data_dir, "spool");
+	q.mail_trails = queue_probe_trails(r->cfg->data_dir, "mail");
 	role_drop_privileges(r, r->cfg->data_dir);
 	for (size_t i = 0; i < 4; i++) {
 		static const char *const dirs[] = {
@@ -1174,7 +1208,11 @@ queue_start(struct role *r)
 		q.mail_fd = open("mail", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (q.mail_fd < 0)
 			fatal_errno("open mail");
+		if (q.mail_trails)
+			queue_log_trails("mail");
 	}
+	if (q.spool_trails)
+		queue_log_trails("spool");
 	queue_recover();
 	queue_recover_queued();
 	queue_flusher_start(r);

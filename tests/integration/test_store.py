@@ -9,6 +9,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from conftest import wait_for
 
 UID_RE = re.compile(r",U=(\d+)")
@@ -293,3 +295,39 @@ def test_more_accounts_than_the_queue_keeps_open(make_server):
         assert sorted(m.split(b"Subject: ")[1].split(b"\n")[0] for m in msgs) == \
             [b"r0 u%d" % i, b"r1 u%d" % i]
         assert len(index_rows(s, "u%d@example.test" % i)) == 2
+
+
+def ext_without_journal(path):
+    """True if `path` is on ext2/3/4 with no journal listed by jbd2, False
+    if it is on another file system or has one, None if /proc and /sys do
+    not tell."""
+    st = os.stat(path)
+    dev = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+    fstype = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if left.split()[2] == dev:
+                fstype = right.split()[0]
+    if fstype is None:
+        return None
+    if fstype not in ("ext2", "ext3", "ext4"):
+        return False
+    try:
+        name = os.path.basename(os.readlink("/sys/dev/block/" + dev))
+        journals = os.listdir("/proc/fs/jbd2")
+    except OSError:
+        return None
+    return not any(j.startswith(name + "-") for j in journals)
+
+
+def test_flush_mode_follows_the_file_system(server):
+    """The queue adds a device flush after syncfs exactly where the data
+    directory's file system needs one, and delivery works either way."""
+    expect = ext_without_journal(server.data)
+    if expect is None:
+        pytest.skip("cannot tell the data directory's file system")
+    send(server, "demo@example.test", "after the flush")
+    server.wait_messages("demo@example.test", 1)
+    log = server.read_log()
+    assert ("event=flush-mode dir=spool" in log) == expect, log

@@ -1,7 +1,8 @@
 /*
  * Unit tests for core/fileio: write_all and copy_range over a pipe and a
  * temporary file (short reads from a pipe, end of file before `len`),
- * and read_bounded at its bound, past it, on an empty file and on a pipe.
+ * read_bounded at its bound, past it, on an empty file and on a pipe, and
+ * the journal test behind fileio_syncfs_trails on a made-up /sys and /proc.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -362,6 +365,82 @@ test_replace(void **state)
 	assert_int_equal(rmdir(dir), 0); /* nothing else was left */
 }
 
+/* Makes `path` under `root` (a directory, or with `link_to` a symlink). */
+static void
+make_at(const char *root, const char *path, const char *link_to)
+{
+	char full[512];
+
+	snprintf(full, sizeof(full), "%s/%s", root, path);
+	if (link_to != NULL)
+		assert_int_equal(symlink(link_to, full), 0);
+	else
+		assert_int_equal(mkdir(full, 0755), 0);
+}
+
+/* A sysfs and procfs of our own: device 254:1 is "vda1", 254:0 "vda", 8:0
+ * has no entry; jbd2 lists a journal on "vda1" only ("vda-" would be vda's,
+ * and "vda10-8" must not count for vda1). */
+static void
+test_ext_has_journal(void **state)
+{
+	char root[] = "/tmp/test_fileio_fs.XXXXXX";
+	char sys[64], proc[64], rm[96];
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	make_at(root, "sys", NULL);
+	make_at(root, "sys/dev", NULL);
+	make_at(root, "sys/dev/block", NULL);
+	make_at(root, "sys/dev/block/254:1",
+	        "../../devices/pci0000:00/virtio1/block/vda/vda1");
+	make_at(root, "sys/dev/block/254:0",
+	        "../../devices/pci0000:00/virtio1/block/vda");
+	make_at(root, "sys/dev/block/254:2",
+	        "../../devices/pci0000:00/virtio1/block/vda/vda10");
+	/* No procfs yet: nothing is known, so no journal is assumed. */
+	assert_false(fileio_ext_has_journal(makedev(254, 1), sys, proc));
+	make_at(root, "proc", NULL);
+	make_at(root, "proc/fs", NULL);
+	make_at(root, "proc/fs/jbd2", NULL);
+	assert_false(fileio_ext_has_journal(makedev(254, 1), sys, proc));
+	make_at(root, "proc/fs/jbd2/vda10-8", NULL);
+	assert_false(fileio_ext_has_journal(makedev(254, 1), sys, proc));
+	assert_true(fileio_ext_has_journal(makedev(254, 2), sys, proc));
+	make_at(root, "proc/fs/jbd2/vda1-8", NULL);
+	assert_true(fileio_ext_has_journal(makedev(254, 1), sys, proc));
+	assert_false(fileio_ext_has_journal(makedev(254, 0), sys, proc));
+	assert_false(fileio_ext_has_journal(makedev(8, 0), sys, proc));
+	snprintf(rm, sizeof(rm), "rm -rf %s", root);
+	assert_int_equal(system(rm), 0);
+}
+
+/* fileio_syncfs flushes with and without the trailing flush, and reports
+ * a bad descriptor. tmpfs (/dev/shm, where it is one) needs no trailing
+ * flush; a descriptor that cannot be probed gets one. */
+static void
+test_syncfs(void **state)
+{
+	struct statfs sfs;
+	int fd = temp_file("durable", 7);
+	int shm = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+
+	(void)state;
+	assert_int_equal(fileio_syncfs(fd, false), 0);
+	assert_int_equal(fileio_syncfs(fd, true), 0);
+	close(fd);
+	if (shm >= 0 && fstatfs(shm, &sfs) == 0 && sfs.f_type == 0x01021994)
+		assert_false(fileio_syncfs_trails(shm));
+	if (shm >= 0)
+		close(shm);
+	errno = 0;
+	assert_int_equal(fileio_syncfs(-1, false), -1);
+	assert_int_equal(errno, EBADF);
+	assert_true(fileio_syncfs_trails(-1));
+}
+
 int
 main(void)
 {
@@ -380,6 +459,8 @@ main(void)
 	        cmocka_unit_test(test_read_bounded_large),
 	        cmocka_unit_test(test_read_bounded_pipe),
 	        cmocka_unit_test(test_read_bounded_bad_fd),
+	        cmocka_unit_test(test_ext_has_journal),
+	        cmocka_unit_test(test_syncfs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
