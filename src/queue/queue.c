@@ -443,6 +443,16 @@ spool_make_variants(struct spool_file *f)
 	return 0;
 }
 
+/* The reply for a temporary local failure with errno `err`: RFC 3463
+ * X.3.1 when the disk (or the run user's disk quota) is full. */
+static const char *
+queue_errno_reply(int err)
+{
+	return err == ENOSPC || err == EDQUOT
+	               ? "452 4.3.1 Insufficient system storage"
+	               : "451 4.3.0 Local error in processing";
+}
+
 static void
 queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 {
@@ -454,6 +464,7 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 	uint64_t body_offset;
 	struct stat st;
 	const char *reply = "451 4.3.0 Local error in processing";
+	int err;
 
 	ipc_in_init(&in, msg);
 	id = ipc_get_str(&in);
@@ -539,13 +550,9 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		return;
 	}
 	if (spool_make_variants(f) < 0) {
-		int err = errno;
-
+		err = errno;
 		log_err_errno("msg=%s cannot write a Delivered-To copy", f->id);
-		queue_reply(f, QUEUE_STATUS_TEMPFAIL,
-		            err == ENOSPC || err == EDQUOT
-		                    ? "452 4.3.1 Insufficient system storage"
-		                    : "451 4.3.0 Local error in processing");
+		queue_reply(f, QUEUE_STATUS_TEMPFAIL, queue_errno_reply(err));
 		client_unlist(f);
 		spool_file_free(f);
 		return;
@@ -562,9 +569,10 @@ queue_commit(struct queue_client *c, const struct ipc_msg *msg)
 		queue_accounts_trim();
 		return;
 	}
-	if (queue_commit_batches() < 0) {
+	err = queue_commit_batches();
+	if (err != 0) {
 		spool_unlink_links(f);
-		spool_done(f, QUEUE_STATUS_TEMPFAIL, reply);
+		spool_done(f, QUEUE_STATUS_TEMPFAIL, queue_errno_reply(err));
 		queue_accounts_trim();
 		return;
 	}
@@ -727,9 +735,7 @@ queue_store_reply(enum store_result r, int err, const struct spool_rcpt *rc,
 		                 "larger "
 		                 "than the recipient's quota"
 		               : "452 4.2.2 Mailbox full, try again later";
-	if (r == STORE_TEMPFAIL && (err == ENOSPC || err == EDQUOT))
-		return "452 4.3.1 Insufficient system storage";
-	return "451 4.3.0 Local error in processing";
+	return queue_errno_reply(r == STORE_TEMPFAIL ? err : 0);
 }
 
 /* Delivers the committed spool file into every local recipient's INBOX
@@ -781,17 +787,15 @@ spool_deliver(struct spool_file *f, const char **reply_r)
 		a->refs++;
 	}
 	if (f->env != NULL && spool_enqueue(f) < 0) {
-		*reply_r = errno == ENOSPC || errno == EDQUOT
-		                   ? "452 4.3.1 Insufficient system storage"
-		                   : "451 4.3.0 Local error in processing";
+		*reply_r = queue_errno_reply(errno);
 		return -1;
 	}
 	return 0;
 }
 
-/* Commits every account batch opened for this commit; -1 if one failed
- * (a failed batch has removed its new/ entries, and its account is
- * reopened next time). */
+/* Commits every account batch opened for this commit; 0, or the errno of
+ * the first that failed (a failed batch has removed its new/ entries, and
+ * its account is reopened next time). */
 static int
 queue_commit_batches(void)
 {
@@ -804,11 +808,12 @@ queue_commit_batches(void)
 		q.batch = a->next_batch;
 		a->in_batch = false;
 		if (store_batch_commit(a->acct, &err) != STORE_OK) {
+			if (rc == 0)
+				rc = errno != 0 ? errno : EIO;
 			log_err("event=batch-commit-failed account=%s %s",
 			        a->key, err != NULL ? err : "");
 			a->failed = true;
 			q.trim = true;
-			rc = -1;
 		}
 	}
 	return rc;
@@ -889,8 +894,10 @@ queue_flush_finish(int rc)
 		if (!ok) {
 			spool_unlink_links(f);
 			spool_done(f, QUEUE_STATUS_TEMPFAIL,
-			           "451 4.3.0 Local error: could not flush "
-			           "the message to disk");
+			           rc == ENOSPC || rc == EDQUOT
+			                   ? queue_errno_reply(rc)
+			                   : "451 4.3.0 Local error: could not "
+			                     "flush the message to disk");
 			continue;
 		}
 		for (size_t i = 0; i < f->nrcpts; i++)

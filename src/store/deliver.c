@@ -151,14 +151,17 @@ enum store_result
 store_batch_commit(struct store_account *acct, const char **error_r)
 {
 	enum store_result r;
+	int err;
 
 	if (!acct->batch_open)
 		panic("store: commit without a batch");
 	acct->batch_open = false;
 	r = store_index_commit(acct, error_r);
+	err = errno;
 	if (r != STORE_OK)
 		batch_unlink_all(acct);
 	batch_forget(acct);
+	errno = err;
 	return r;
 }
 

@@ -317,6 +317,11 @@ store_index_fail(struct store_account *acct, const char *what,
                  const char **error_r)
 {
 	int rc = sqlite3_extended_errcode(acct->db);
+	int sys = sqlite3_system_errno(acct->db);
+	/* The system errno is only this failure's for an I/O error. */
+	int err = (rc & 0xff) == SQLITE_FULL                ? ENOSPC
+	          : (rc & 0xff) == SQLITE_IOERR && sys != 0 ? sys
+	                                                    : EIO;
 
 	*error_r = store_errorf(acct, "index %s: %s", what,
 	                        sqlite3_errmsg(acct->db));
@@ -330,6 +335,7 @@ store_index_fail(struct store_account *acct, const char *what,
 		if (fd >= 0)
 			close(fd);
 	}
+	errno = err;
 	return STORE_TEMPFAIL;
 }
 
@@ -407,8 +413,10 @@ store_index_commit(struct store_account *acct, const char **error_r)
 	sql = acct->txn_depth == 1 ? "COMMIT" : "RELEASE s";
 	if (sqlite3_exec(acct->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		enum store_result r = store_index_fail(acct, "commit", error_r);
+		int err = errno;
 
 		store_index_rollback(acct);
+		errno = err;
 		return r;
 	}
 	acct->txn_depth--;

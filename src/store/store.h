@@ -495,7 +495,8 @@ enum store_result store_deliver(struct store_account *acct, const char *mailbox,
         __attribute__((warn_unused_result));
 /* Commits the batch. On failure the whole batch is rolled back and the
  * files linked for it are removed, whether or not their records are
- * still held (undoing them again is harmless): TEMPFAIL. */
+ * still held (undoing them again is harmless): TEMPFAIL, errno kept
+ * (ENOSPC when the index found the disk full). */
 enum store_result store_batch_commit(struct store_account *acct,
                                      const char **error_r)
         __attribute__((warn_unused_result));

@@ -301,7 +301,10 @@ sqlite3_stmt *store_index_stmt(struct store_account *acct,
                                enum store_index_stmt_id id);
 /* Steps a statement that returns no row and resets it. 0 or -1. */
 int store_index_exec_stmt(struct store_account *acct, sqlite3_stmt *st);
-/* Result of the last failed SQLite call as a store result and message. */
+/* Result of the last failed SQLite call as a store result and message;
+ * errno says why, as for a system call: ENOSPC when the disk is full
+ * (SQLITE_FULL), the system call's own errno for an I/O error, EIO
+ * otherwise. */
 enum store_result store_index_fail(struct store_account *acct, const char *what,
                                    const char **error_r);
 
