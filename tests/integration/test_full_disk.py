@@ -51,6 +51,7 @@ def unfill(made):
 
 
 def index_uids(server, address):
+    """The UIDs of the account's INBOX rows."""
     path = os.path.join(server.maildir(address), "postern-index.sqlite")
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
@@ -61,14 +62,14 @@ def index_uids(server, address):
         db.close()
 
 
-def transaction(server, subject, size=1500):
+def transaction(server, subject, rcpt="demo@example.test", size=1500):
     """One message over a raw dialogue: the final reply's code and text."""
     d = Dialogue(server.ports["smtp"])
     try:
         d.reply()
         d.cmd("EHLO full.example")
         assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
-        code, lines = d.cmd("RCPT TO:<demo@example.test>")
+        code, lines = d.cmd("RCPT TO:<%s>" % rcpt)
         if code != 250:
             return code, lines[0]
         code, lines = d.cmd("DATA")
@@ -130,6 +131,34 @@ def test_full_disk_refuses_for_now_and_loses_nothing(make_server):
         assert subjects == sorted(accepted)
         assert len(index_uids(s, "demo@example.test")) == len(accepted)
         assert os.listdir(os.path.join(s.data, "spool", "tmp")) == []
+    finally:
+        if s.proc is not None:
+            s.stop()
+        subprocess.run(["umount", "-l", s.data], check=False)
+
+
+def test_full_disk_at_an_accounts_first_message(make_server):
+    """An account's Maildir and index are made at its first delivery: on a
+    full disk that is refused with 452 4.3.1 too, and the half-made
+    account takes mail once there is room."""
+    s = make_server()
+    mount_tmpfs(s.data)
+    try:
+        for k in range(8):
+            s.add_user("fresh%d@example.test" % k)
+        s.start()
+        for k in range(8):
+            rcpt = "fresh%d@example.test" % k
+            made = fill(s.data, k)
+            code, text = transaction(s, "tight", rcpt=rcpt, size=100)
+            unfill(made)
+            assert text.startswith("452 4.3.1"), text
+            code, text = transaction(s, "roomy", rcpt=rcpt, size=100)
+            assert code == 250, text
+            msgs = s.wait_messages(rcpt, 1)
+            assert len(msgs) == 1 and b"Subject: roomy" in msgs[0]
+            assert len(index_uids(s, rcpt)) == 1
+        assert "event=index-error" in s.read_log()
     finally:
         if s.proc is not None:
             s.stop()
