@@ -54,6 +54,7 @@
 #include "core/fileio.h"
 #include "core/msg.h"
 #include "core/str.h"
+#include "core/strmap.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 #include "queue/envelope.h"
@@ -145,9 +146,12 @@ struct queue_state {
 	struct queue_acct *accts;
 	unsigned naccts;
 	struct queue_acct *batch; /* the accounts in_batch */
-	bool trim;                /* an account failed, or too many are open */
-	int spool_fd;             /* spool/ directory, for syncfs */
-	int mail_fd; /* mail/ directory, if on another file system */
+	/* Mailboxes whose strays this process has cleared (every one it
+	 * opened since it started; see queue_account_find). */
+	struct strmap cleared;
+	bool trim;    /* an account failed, or too many are open */
+	int spool_fd; /* spool/ directory, for syncfs */
+	int mail_fd;  /* mail/ directory, if on another file system */
 	/* Their syncfs needs a device flush after it (fileio_syncfs_trails). */
 	bool spool_trails, mail_trails;
 	bool stopping;
@@ -672,6 +676,27 @@ queue_account_find(const char *mailbox, bool create, const char **error_r)
 	                       create ? STORE_OPEN_CREATE : 0, &a->acct,
 	                       error_r);
 	free(domain);
+	/* A queue that died between a link into new/ and its commit left
+	 * the entry behind (never acknowledged): cleared once per mailbox
+	 * after the start, before this process gives its first UID there. */
+	if (r == STORE_OK && !strmap_get(&q.cleared, mailbox, NULL)) {
+		unsigned moved = 0;
+
+		r = store_deliver_clear_strays(a->acct, "INBOX", &moved,
+		                               error_r);
+		if (r == STORE_OK) {
+			(void)strmap_put(&q.cleared, mailbox, 0, NULL);
+		} else {
+			/* The message lives in the account going away. */
+			static char why[256];
+			int err = errno;
+
+			snprintf(why, sizeof(why), "%s", *error_r);
+			*error_r = why;
+			store_account_close(&a->acct);
+			errno = err;
+		}
+	}
 	if (r != STORE_OK) {
 		free(a->key);
 		free(a);
@@ -1193,6 +1218,7 @@ queue_start(struct role *r)
 
 	q.role = r;
 	q.linked_tail = &q.linked;
+	strmap_init(&q.cleared, STRMAP_KEYS_COPIED);
 	q.mail_fd = -1;
 	q.spool_trails = queue_probe_trails(r->cfg->data_dir, "spool");
 	q.mail_trails = queue_probe_trails(r->cfg->data_dir, "mail");

@@ -340,6 +340,48 @@ store_deliver(struct store_account *acct, const char *mailbox,
 }
 
 enum store_result
+store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
+                           unsigned *moved_r, const char **error_r)
+{
+	struct store_mbox_row row = {0};
+	struct store_uidlist ul;
+	char dir[STORE_NAME_MAX + 1];
+	enum store_result r;
+	int err;
+
+	*moved_r = 0;
+	if (acct->batch_open)
+		panic("store: strays cleared inside a batch");
+	/* Under the write lock, so that no delivery is between its link and
+	 * its commit meanwhile (every other process commits before it lets
+	 * the lock go). */
+	r = store_index_begin(acct, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store_mbox_lookup(acct, mailbox, &row, dir, sizeof(dir), error_r);
+	if (r == STORE_OK) {
+		/* The reservation on disk may be ahead of the index's copy
+		 * (its transaction rolled back after the file was written). */
+		uint32_t ceiling = row.uid_limit;
+
+		if (store_maildir_uidlist_read(acct, dir, &ul) > 0 &&
+		    ul.uidvalidity == row.uidvalidity && ul.uid_limit > ceiling)
+			ceiling = ul.uid_limit;
+		if (store_maildir_clear_strays(acct, dir, row.uidnext, ceiling,
+		                               moved_r) < 0) {
+			*error_r = store_errorf(acct, "clear new/: %s",
+			                        strerror(errno));
+			r = STORE_TEMPFAIL;
+		}
+	}
+	err = errno;
+	r = store_index_finish(acct, r, error_r);
+	store_mbox_row_deinit(&row);
+	errno = err;
+	return r;
+}
+
+enum store_result
 store_delivery_undo(struct store_delivery *d, const char **error_r)
 {
 	struct store_account *acct = d->acct;

@@ -1034,6 +1034,51 @@ store_maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
 	return r;
 }
 
+int
+store_maildir_clear_strays(struct store_account *acct, const char *dir,
+                           uint32_t uidnext, uint32_t uid_ceiling,
+                           unsigned *moved_r)
+{
+	struct scan s = {0};
+	int rc = 0;
+
+	*moved_r = 0;
+	s.acct = acct;
+	s.dir = dir;
+	if (scan_dir(&s, "new", false) < 0)
+		return -1;
+	for (size_t i = 0; i < s.nents; i++) {
+		const struct scan_entry *e = &s.ents[i];
+		char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
+
+		/* No row can have a UID at or above UIDNEXT. */
+		if (!e->fn.has_uid || e->fn.uid < uidnext ||
+		    e->fn.uid >= uid_ceiling)
+			continue;
+		if (store_path(from, sizeof(from), dir, "new", e->name) < 0 ||
+		    store_path(to, sizeof(to), dir, "tmp", e->name) < 0) {
+			errno = ENAMETOOLONG;
+			rc = -1;
+			break;
+		}
+		if (renameat(acct->root_fd, from, acct->root_fd, to) < 0) {
+			if (errno == ENOENT)
+				continue;
+			rc = -1;
+			break;
+		}
+		log_warn("account=%s/%s event=stray-delivery file=%s moved to "
+		         "tmp/ (linked by a delivery that died before its "
+		         "commit, so never acknowledged)",
+		         acct->domain, acct->local, e->name);
+		(*moved_r)++;
+	}
+	for (size_t i = 0; i < s.nents; i++)
+		free(s.ents[i].name);
+	free(s.ents);
+	return rc;
+}
+
 bool
 store_maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
                               const char *dir)

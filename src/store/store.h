@@ -511,6 +511,22 @@ void store_batch_rollback(struct store_account *acct);
  */
 enum store_result store_delivery_undo(struct store_delivery *delivery,
                                       const char **error_r);
+/*
+ * Moves to tmp/ (removed there with other debris) the entries of
+ * `mailbox`'s new/ that a delivery linked before its process died without
+ * committing them: postern names whose U= is at or above UIDNEXT and below
+ * the UID reservation. None was acknowledged (the commit comes before the
+ * flush and the 250) and each sender will send its message again: kept,
+ * the message would be delivered twice, and until a scan adopted it its
+ * U= would be given again to the next delivery. The delivering process
+ * calls this once after it starts, outside a batch, before its first
+ * delivery to the mailbox; *moved_r gets how many were moved. NOTFOUND
+ * for a missing mailbox, TEMPFAIL.
+ */
+enum store_result
+store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
+                           unsigned *moved_r, const char **error_r)
+        __attribute__((warn_unused_result));
 /* The UID given to the message. */
 uint32_t store_delivery_uid(const struct store_delivery *delivery);
 /* Frees the record (not the message; a failing batch still removes its

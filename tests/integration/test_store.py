@@ -187,6 +187,11 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
     stop.set()
     for t in threads:
         t.join(90)
+    # One more message each, so that the last queue process has opened
+    # every account (which clears what a killed one left in new/).
+    for u in users:
+        send(s, u, "last", "body of last")
+        acked.append((u, "last"))
     s.stop()
     assert len(acked) > 20
     for u in users:
@@ -209,6 +214,9 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
         assert len(set(uids)) == len(uids)
         names = {n.split(":")[0] for _, n in files}
         assert {base for _, base in rows} == names
+        # no UID carried by two files
+        carried = [int(UID_RE.search(n).group(1)) for _, n in files]
+        assert len(set(carried)) == len(carried)
 
 
 def nearly_full_server(make_server):
@@ -331,3 +339,33 @@ def test_flush_mode_follows_the_file_system(server):
     server.wait_messages("demo@example.test", 1)
     log = server.read_log()
     assert ("event=flush-mode dir=spool" in log) == expect, log
+
+
+def test_entry_left_by_a_delivery_that_died_before_its_commit(make_server):
+    """A queue killed between its link into new/ and the index commit
+    leaves a postern-made entry carrying the next UID and no row. It was
+    never acknowledged and its sender sends it again: the restarted queue
+    moves it to tmp/ before it gives that UID to the next message."""
+    s = make_server()
+    addr = "demo@example.test"
+    s.add_user(addr)
+    s.start()
+    send(s, addr, "first")
+    s.wait_messages(addr, 1)
+    s.stop()
+    (uid, base), = index_rows(s, addr)
+    body = b"Return-Path: <a@example.org>\nSubject: stray\n\nnever acknowledged\n"
+    stray = "1000000000.M1P1Q1.stray,S=%d,W=%d,U=%d" % (
+        len(body), len(body) + body.count(b"\n"), uid + 1)
+    with open(os.path.join(s.maildir(addr), "new", stray), "wb") as f:
+        f.write(body)
+    s.start()
+    send(s, addr, "second")
+    msgs = s.wait_messages(addr, 2)
+    assert not any(b"Subject: stray" in m for m in msgs)
+    assert os.listdir(os.path.join(s.maildir(addr), "tmp")) == [stray]
+    assert "event=stray-delivery file=%s" % stray in s.read_log()
+    rows = index_rows(s, addr)
+    assert [r[0] for r in rows] == [uid, uid + 1]
+    second = [n for _, n in inbox_files(s, addr) if ",U=%d" % (uid + 1) in n]
+    assert len(second) == 1 and second[0] == rows[1][1]

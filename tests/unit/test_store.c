@@ -756,6 +756,61 @@ test_torn_entry(void **state)
 	store_account_close(&acct);
 }
 
+/* What a queue killed between its link into new/ and its commit leaves:
+ * postern names carrying UIDs from UIDNEXT on, no rows. Cleared, they go
+ * to tmp/; a U= below UIDNEXT (a message's own) or at the reservation's
+ * limit and above (never given here) stays, and the next delivery gets
+ * UIDNEXT. */
+static void
+test_clear_strays(void **state)
+{
+	struct t *t = *state;
+	struct store_account *acct = open_acct(t);
+	struct store_mailbox *mbox;
+	struct metas ms;
+	const char *err = NULL;
+	unsigned moved = 99;
+	char path[600];
+
+	deliver_one(t, acct, msgs[0]);
+	drop_foreign(t, "1700000000.M1P1Q1.h,S=6,W=7,U=2", "stray\n");
+	drop_foreign(t, "1700000000.M1P1Q2.h,S=6,W=7,U=7", "stray\n");
+	drop_foreign(t, "1700000000.M1P1Q3.h,S=6,W=7,U=5000", "other\n");
+	drop_foreign(t, "1700000000.M1P1Q4.h,S=6,W=7,U=1", "other\n");
+	assert_int_equal(
+	        store_deliver_clear_strays(acct, "INBOX", &moved, &err),
+	        STORE_OK);
+	assert_int_equal(moved, 2);
+	assert_true(find_file(t->inbox, "tmp", "Q1.h,S=6,W=7,U=2", path,
+	                      sizeof(path)));
+	assert_true(find_file(t->inbox, "tmp", "Q2.h,S=6,W=7,U=7", path,
+	                      sizeof(path)));
+	assert_true(find_file(t->inbox, "new", "Q3.h,S=6,W=7,U=5000", path,
+	                      sizeof(path)));
+	assert_true(find_file(t->inbox, "new", "Q4.h,S=6,W=7,U=1", path,
+	                      sizeof(path)));
+	assert_int_equal(deliver_one(t, acct, msgs[1]), 2);
+	/* Nothing left to clear; a missing mailbox is NOTFOUND. */
+	assert_int_equal(
+	        store_deliver_clear_strays(acct, "INBOX", &moved, &err),
+	        STORE_OK);
+	assert_int_equal(moved, 0);
+	assert_int_equal(
+	        store_deliver_clear_strays(acct, "Nowhere", &moved, &err),
+	        STORE_NOTFOUND);
+	/* The two left behind are another tool's to the scan: adopted with
+	 * fresh UIDs. */
+	mbox = open_mbox(acct, "INBOX");
+	fetch_all(mbox, &ms);
+	assert_int_equal(ms.n, 4);
+	assert_int_equal(ms.m[0].uid, 1);
+	assert_int_equal(ms.m[1].uid, 2);
+	assert_int_equal(ms.m[2].uid, 3);
+	assert_int_equal(ms.m[3].uid, 4);
+	store_mailbox_close(&mbox);
+	store_account_close(&acct);
+}
+
 static void
 test_quota(void **state)
 {
@@ -1232,6 +1287,8 @@ main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_torn_entry, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_clear_strays, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_notify_two_handles, setup,
