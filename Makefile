@@ -5,8 +5,11 @@
 #   make run             install what is missing, build, start on the
 #                        embedded default configuration (var/)
 #   make check           install what is missing, build, run every test in
-#                        the release and the asan build
-#   make unit|fuzz-replay|integration   one stage of the tests (this BUILD)
+#                        the release and the asan build (as root, the
+#                        asan build's integration suite once more as
+#                        uid 65534, with LeakSanitizer)
+#   make unit|fuzz-replay|integration|integration-unprivileged
+#                        one stage of the tests (this BUILD)
 #   make format / format-check / lint
 
 BUILD ?= release
@@ -69,7 +72,8 @@ PROGS := $(O)/posternd $(O)/postern
 # second `make check` does not rebuild every test.
 .SECONDARY:
 
-.PHONY: all run check unit fuzz-replay fuzz integration deps deps-test \
+.PHONY: all run check unit fuzz-replay fuzz integration \
+	integration-unprivileged deps deps-test \
 	format format-check lint clean check-one
 
 all: $(PROGS)
@@ -120,6 +124,10 @@ fuzz-replay: $(FUZZ_REPLAY)
 integration: $(PROGS)
 	@scripts/run-integration $(O)
 
+# As root: the suite again as uid 65534, no chroot, LeakSanitizer on.
+integration-unprivileged: $(PROGS)
+	@scripts/run-integration $(O) unprivileged
+
 check-one: all unit fuzz-replay integration
 
 deps:
@@ -132,7 +140,8 @@ check: deps-test
 	@rm -rf build/release/results build/asan/results build/static
 	@scripts/run-static build/static; \
 	 $(MAKE) -k --no-print-directory BUILD=release check-one; \
-	 $(MAKE) -k --no-print-directory BUILD=asan check-one; \
+	 $(MAKE) -k --no-print-directory BUILD=asan check-one \
+		integration-unprivileged; \
 	 scripts/summary build/static/results build/release/results \
 		build/asan/results
 

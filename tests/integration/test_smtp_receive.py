@@ -321,8 +321,9 @@ def test_queue_lost_after_an_early_354_answers_451_after_the_message(server):
 def test_inetd_mode_through_a_pipe(make_server):
     s = make_server()
     s.add_user("demo@example.test")
-    from conftest import POSTERND
-    env = dict(os.environ, ASAN_OPTIONS="abort_on_error=0:detect_leaks=0")
+    from conftest import ASAN_OPTIONS, POSTERND
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
     p = subprocess.Popen([POSTERND, "--config", s.conf, "--inetd", "smtp"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
