@@ -101,24 +101,21 @@ def test_full_disk_refuses_for_now_and_loses_nothing(make_server):
         assert text.startswith("452 4.3.1"), text
         unfill(made)
 
-        # A little room: whether the data, the entry or the index runs
-        # out first, each message is either acknowledged and delivered
-        # once, or refused with RFC 3463's "mail system full" and leaves
-        # nothing. Some must be refused by the index alone (room for the
-        # data but not for the WAL frames).
+        # More and more room: whether the data, the entry or the index
+        # runs out first, each message is refused with RFC 3463's "mail
+        # system full" and leaves nothing, until one fits and is delivered
+        # once. On the way the index must have been the one to run out.
         accepted = ["before"]
-        refused = 0
-        for leave in range(0, 12):
+        for leave in range(0, 64):
             made = fill(s.data, leave)
             code, text = transaction(s, "room %d" % leave)
             unfill(made)
             if code == 250:
                 accepted.append("room %d" % leave)
-            else:
-                assert text.startswith("452 4.3.1"), text
-                refused += 1
-        assert 0 < refused < 12
-        assert "event=batch-commit-failed" in s.read_log()
+                break
+            assert text.startswith("452 4.3.1"), text
+        assert len(accepted) == 2 and accepted[1] != "room 0", accepted
+        assert "event=index-error" in s.read_log()
 
         # Room again: delivery works, and the mailbox holds exactly what
         # was acknowledged, each once, with an index row for each file.
