@@ -490,6 +490,7 @@ struct scan {
 	uint64_t modseq;      /* one modseq for every change of this sync */
 	uint32_t uid_ceiling; /* U= above this are not kept (see below) */
 	unsigned adopted, renamed, expunged, changed;
+	bool names_only; /* scan_dir: no torn-entry check (no fstatat) */
 };
 
 /*
@@ -551,7 +552,8 @@ scan_dir(struct scan *s, const char *sub, bool in_cur)
 			continue;
 		e->name = xstrdup(de->d_name);
 		e->in_cur = in_cur;
-		e->torn = !in_cur && scan_is_torn(dirfd(d), de->d_name, &e->fn);
+		e->torn = !in_cur && !s->names_only &&
+		          scan_is_torn(dirfd(d), de->d_name, &e->fn);
 		s->nents++;
 	}
 	closedir(d);
@@ -1045,6 +1047,7 @@ store_maildir_clear_strays(struct store_account *acct, const char *dir,
 	*moved_r = 0;
 	s.acct = acct;
 	s.dir = dir;
+	s.names_only = true; /* a stray is one whole or torn alike */
 	if (scan_dir(&s, "new", false) < 0)
 		return -1;
 	for (size_t i = 0; i < s.nents; i++) {
