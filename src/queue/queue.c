@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/msg.h"
 #include "core/str.h"
@@ -866,6 +867,10 @@ spool_done(struct spool_file *f, enum queue_status status, const char *text)
 static int
 queue_flush(void)
 {
+	int err = fault_check("queue-flush");
+
+	if (err != 0)
+		return err;
 	if (fileio_syncfs(q.spool_fd, q.spool_trails) < 0)
 		return errno;
 	if (q.mail_fd >= 0 && fileio_syncfs(q.mail_fd, q.mail_trails) < 0)
@@ -906,8 +911,11 @@ static void
 queue_flush_finish(int rc)
 {
 	struct spool_file *linked = q.fl_linked;
-	bool ok = rc == 0;
+	bool ok;
 
+	if (rc == 0)
+		rc = fault_check("queue-flushed");
+	ok = rc == 0;
 	q.fl_linked = NULL;
 	q.flushing = false;
 	if (!ok)

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fileio.h"
 #include "core/xalloc.h"
 #include "log/log.h"
@@ -252,6 +253,14 @@ deliver_locked(struct store_account *acct, struct store_mbox_row *row,
 	    (errno != EXDEV ||
 	     deliver_copy(acct, fd, size, dir, d->base, path) < 0)) {
 		err = errno;
+		store_cache_data_deinit(&cache);
+		errno = err;
+		*error_r =
+		        store_errorf(acct, "link into new/: %s", strerror(err));
+		return STORE_TEMPFAIL;
+	}
+	if ((err = fault_check("store-linked")) != 0) {
+		unlinkat(acct->root_fd, path, 0);
 		store_cache_data_deinit(&cache);
 		errno = err;
 		*error_r =

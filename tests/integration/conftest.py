@@ -123,8 +123,9 @@ class Server:
 
     # -- process control ---------------------------------------------------
 
-    def start(self, wait=True):
-        env = dict(os.environ)
+    def start(self, wait=True, env=None):
+        """Starts posternd; `env` adds variables (POSTERN_FAULT, say)."""
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -148,6 +149,10 @@ class Server:
             except OSError:
                 return False
         wait_for(ready, timeout, "the SMTP greeting")
+        # The queue role makes spool/tmp when it starts; the greeting may
+        # come first.
+        wait_for(lambda: os.path.isdir(os.path.join(self.data, "spool", "tmp")),
+                 timeout, "the queue role's spool directories")
 
     def children(self):
         """PIDs of the role processes (direct children of the parent)."""
@@ -290,13 +295,18 @@ class Dialogue:
         self.send(text + "\r\n")
         return self.reply()
 
-    def transaction(self, subject, rcpt="demo@example.test"):
-        """MAIL, RCPT, DATA and a small message; the final reply's code."""
+    def transaction_reply(self, subject, rcpt="demo@example.test"):
+        """MAIL, RCPT, DATA and a small message; the final reply as
+        (code, [lines])."""
         assert self.cmd("MAIL FROM:<a@example.org>")[0] == 250
         assert self.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
         assert self.cmd("DATA")[0] == 354
         self.send("Subject: %s\r\n\r\nwhole\r\n.\r\n" % subject)
-        return self.reply()[0]
+        return self.reply()
+
+    def transaction(self, subject, rcpt="demo@example.test"):
+        """transaction_reply's code."""
+        return self.transaction_reply(subject, rcpt)[0]
 
     def closed(self):
         try:
