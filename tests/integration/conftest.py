@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -215,6 +216,21 @@ class Server:
         assert m is None, "sanitizer report in the server log:\n" + self.read_log()
 
     # -- mailboxes ---------------------------------------------------------
+
+    def index_rows(self, address):
+        """(uid, base) of every INBOX message in the account's index."""
+        path = os.path.join(self.maildir(address), "postern-index.sqlite")
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            return sorted(db.execute(
+                "SELECT uid, base FROM message JOIN mailbox ON mailbox.id ="
+                " message.mailbox WHERE mailbox.name = 'INBOX'").fetchall())
+        finally:
+            db.close()
+
+    def spool_tmp(self):
+        """The files in spool/tmp: messages being written or committed."""
+        return os.listdir(os.path.join(self.data, "spool", "tmp"))
 
     def maildir(self, address):
         local, domain = address.lower().split("@")

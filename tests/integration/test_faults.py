@@ -26,19 +26,7 @@ def inbox(server):
 
 
 def index_uids(server):
-    import sqlite3
-    path = os.path.join(server.maildir(ADDR), "postern-index.sqlite")
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
-        return [r[0] for r in db.execute(
-            "SELECT uid FROM message JOIN mailbox ON mailbox.id ="
-            " message.mailbox WHERE mailbox.name = 'INBOX' ORDER BY uid")]
-    finally:
-        db.close()
-
-
-def spool_tmp(server):
-    return os.listdir(os.path.join(server.data, "spool", "tmp"))
+    return [uid for uid, _ in server.index_rows(ADDR)]
 
 
 def session(server):
@@ -61,23 +49,30 @@ def test_failed_flush_is_answered_451_and_undone(make_server):
     d.close()
     assert inbox(s) == [("second", 2)]
     assert index_uids(s) == [2]
-    assert spool_tmp(s) == []
+    assert s.spool_tmp() == []
     log = s.read_log()
     assert "event=fault step=queue-flush" in log
     assert "event=flush-failed" in log
 
 
-def test_queue_killed_between_link_and_commit(make_server):
+def killed_at(make_server, step):
+    """A server whose queue is killed at `step` during the message
+    "first": the session answers 451 (the client will send it again).
+    Returned stopped, to start again without the fault."""
     s = make_server()
     s.add_user(ADDR)
-    s.start(env={"POSTERN_FAULT": "store-linked@1=kill"})
+    s.start(env={"POSTERN_FAULT": "%s@1=kill" % step})
     d = session(s)
     code, lines = d.transaction_reply("first")
-    # The queue died with the message linked but not committed: the
-    # session answers 451 and the client will send it again.
     assert code == 451, lines
     d.close()
     s.stop()
+    return s
+
+
+def test_queue_killed_between_link_and_commit(make_server):
+    # The message was linked into new/ but never committed.
+    s = killed_at(make_server, "store-linked")
     assert len(os.listdir(os.path.join(s.maildir(ADDR), "new"))) == 1
     s.start()
     d = session(s)
@@ -89,21 +84,14 @@ def test_queue_killed_between_link_and_commit(make_server):
     assert index_uids(s) == [uid for _, uid in inbox(s)]
     assert len(os.listdir(os.path.join(s.maildir(ADDR), "tmp"))) == 1
     assert "event=stray-delivery" in s.read_log()
-    assert spool_tmp(s) == []
+    assert s.spool_tmp() == []
 
 
 def test_queue_killed_after_the_flush_before_the_answer(make_server):
-    s = make_server()
-    s.add_user(ADDR)
-    s.start(env={"POSTERN_FAULT": "queue-flushed@1=kill"})
-    d = session(s)
-    code, lines = d.transaction_reply("first")
-    # Durable but never acknowledged: the client is told to try again.
-    assert code == 451, lines
-    d.close()
-    s.stop()
+    # Durable but never acknowledged.
+    s = killed_at(make_server, "queue-flushed")
     s.start()
-    wait_for(lambda: spool_tmp(s) == [], 10, "the spool to be cleaned")
+    wait_for(lambda: s.spool_tmp() == [], 10, "the spool to be cleaned")
     # The message is there once, with its row, and postern did not
     # deliver it again on its own; the client's retry (not made here)
     # would add the second copy RFC 5321 6.1 accepts.

@@ -5,7 +5,6 @@ the server delivers again as soon as there is room."""
 
 import errno
 import os
-import sqlite3
 import subprocess
 
 import pytest
@@ -48,18 +47,6 @@ def fill(path, leave_pages=0):
 def unfill(made):
     for p in made:
         os.unlink(p)
-
-
-def index_uids(server, address):
-    """The UIDs of the account's INBOX rows."""
-    path = os.path.join(server.maildir(address), "postern-index.sqlite")
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
-        return sorted(r[0] for r in db.execute(
-            "SELECT uid FROM message JOIN mailbox ON mailbox.id ="
-            " message.mailbox WHERE mailbox.name = 'INBOX'"))
-    finally:
-        db.close()
 
 
 def transaction(server, subject, rcpt="demo@example.test", size=1500):
@@ -126,7 +113,7 @@ def test_full_disk_refuses_for_now_and_loses_nothing(make_server):
         subjects = sorted(m.split(b"Subject: ")[1].split(b"\n")[0].decode()
                           for m in msgs)
         assert subjects == sorted(accepted)
-        assert len(index_uids(s, "demo@example.test")) == len(accepted)
+        assert len(s.index_rows("demo@example.test")) == len(accepted)
         assert os.listdir(os.path.join(s.data, "spool", "tmp")) == []
     finally:
         if s.proc is not None:
@@ -154,7 +141,7 @@ def test_full_disk_at_an_accounts_first_message(make_server):
             assert code == 250, text
             msgs = s.wait_messages(rcpt, 1)
             assert len(msgs) == 1 and b"Subject: roomy" in msgs[0]
-            assert len(index_uids(s, rcpt)) == 1
+            assert len(s.index_rows(rcpt)) == 1
         assert "event=index-error" in s.read_log()
     finally:
         if s.proc is not None:

@@ -32,10 +32,6 @@ def split_trace(msg):
     return lines[:i], b"\n".join(lines[i:])
 
 
-def spool_tmp(server):
-    return os.listdir(os.path.join(server.data, "spool", "tmp"))
-
-
 def after_rcpt(server):
     """A raw dialogue with one transaction up to an accepted RCPT."""
     d = Dialogue(server.ports["smtp"])
@@ -226,7 +222,7 @@ def test_abrupt_disconnect_during_data_delivers_nothing(server):
     d.send(b"Subject: cut\r\n\r\nhalf a mess")
     d.close()
     # The spool file is discarded once the session is gone.
-    wait_for(lambda: spool_tmp(server) == [], 10, "the spool to empty")
+    wait_for(lambda: server.spool_tmp() == [], 10, "the spool to empty")
     assert server.messages("demo@example.test") == []
 
 
@@ -250,7 +246,7 @@ def test_transactions_without_data_leave_no_spool_file(server):
         probe.send(b"EHLO probe.example\r\nMAIL FROM:<>\r\n"
                    b"RCPT TO:<demo@example.test>\r\nQUIT\r\n")
         probe.close()
-    wait_for(lambda: spool_tmp(server) == [], 10, "the spool to empty")
+    wait_for(lambda: server.spool_tmp() == [], 10, "the spool to empty")
     msgs = server.wait_messages("demo@example.test", 1)
     assert len(msgs) == 1 and b"Subject: after a reset" in msgs[0]
     assert "event=flush-failed" not in server.read_log()

@@ -16,18 +16,6 @@ from conftest import wait_for
 UID_RE = re.compile(r",U=(\d+)")
 
 
-def index_rows(server, address):
-    """(uid, base) of every INBOX message in the account's index."""
-    path = os.path.join(server.maildir(address), "postern-index.sqlite")
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
-        return sorted(db.execute(
-            "SELECT uid, base FROM message JOIN mailbox ON mailbox.id ="
-            " message.mailbox WHERE mailbox.name = 'INBOX'").fetchall())
-    finally:
-        db.close()
-
-
 def uidvalidity(server, address):
     path = os.path.join(server.maildir(address), "postern-index.sqlite")
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
@@ -84,7 +72,7 @@ def test_uids_at_receipt_and_after_index_loss(server):
     uids = sorted(int(UID_RE.search(n).group(1)) for _, n in files)
     assert uids == [1, 2, 3]
     server.stop()
-    rows = index_rows(server, "demo@example.test")
+    rows = server.index_rows("demo@example.test")
     assert [u for u, _ in rows] == [1, 2, 3]
     validity = uidvalidity(server, "demo@example.test")
     # Lose the index: it is rebuilt from the Maildir, and a new message
@@ -97,7 +85,7 @@ def test_uids_at_receipt_and_after_index_loss(server):
     send(server, "demo@example.test", "after rebuild")
     server.wait_messages("demo@example.test", 4)
     server.stop()
-    uids = [u for u, _ in index_rows(server, "demo@example.test")]
+    uids = [u for u, _ in server.index_rows("demo@example.test")]
     # Same UIDs and UIDVALIDITY for the old messages; the new one comes
     # after every UID that may ever have been handed out.
     assert uids[:3] == [1, 2, 3] and uids[3] > 3
@@ -208,7 +196,7 @@ def test_concurrent_deliveries_survive_kill_9(make_server):
         assert len(subjects) == len(set(subjects))
         # the index agrees with the Maildir
         files = inbox_files(s, u)
-        rows = index_rows(s, u)
+        rows = s.index_rows(u)
         assert len(rows) == len(files)
         uids = [uid for uid, _ in rows]
         assert len(set(uids)) == len(uids)
@@ -258,7 +246,7 @@ def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_s
             db.rollback()
         finally:
             db.close()
-    assert [u for u, _ in index_rows(s, "other@example.test")] == [1]
+    assert [u for u, _ in s.index_rows("other@example.test")] == [1]
 
 
 def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
@@ -302,7 +290,7 @@ def test_more_accounts_than_the_queue_keeps_open(make_server):
         msgs = s.wait_messages("u%d@example.test" % i, 2)
         assert sorted(m.split(b"Subject: ")[1].split(b"\n")[0] for m in msgs) == \
             [b"r0 u%d" % i, b"r1 u%d" % i]
-        assert len(index_rows(s, "u%d@example.test" % i)) == 2
+        assert len(s.index_rows("u%d@example.test" % i)) == 2
 
 
 def ext_without_journal(path):
@@ -353,7 +341,7 @@ def test_entry_left_by_a_delivery_that_died_before_its_commit(make_server):
     send(s, addr, "first")
     s.wait_messages(addr, 1)
     s.stop()
-    (uid, base), = index_rows(s, addr)
+    (uid, base), = s.index_rows(addr)
     body = b"Return-Path: <a@example.org>\nSubject: stray\n\nnever acknowledged\n"
     stray = "1000000000.M1P1Q1.stray,S=%d,W=%d,U=%d" % (
         len(body), len(body) + body.count(b"\n"), uid + 1)
@@ -365,7 +353,7 @@ def test_entry_left_by_a_delivery_that_died_before_its_commit(make_server):
     assert not any(b"Subject: stray" in m for m in msgs)
     assert os.listdir(os.path.join(s.maildir(addr), "tmp")) == [stray]
     assert "event=stray-delivery file=%s" % stray in s.read_log()
-    rows = index_rows(s, addr)
+    rows = s.index_rows(addr)
     assert [r[0] for r in rows] == [uid, uid + 1]
     second = [n for _, n in inbox_files(s, addr) if ",U=%d" % (uid + 1) in n]
     assert len(second) == 1 and second[0] == rows[1][1]
