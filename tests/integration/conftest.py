@@ -129,6 +129,7 @@ class Server:
         env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
         self.log = open(self.log_path, "ab")
+        self._log_start = self.log.tell()
         self.proc = subprocess.Popen(
             [POSTERND, "--config", self.conf, "--foreground"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
@@ -150,10 +151,12 @@ class Server:
             except OSError:
                 return False
         wait_for(ready, timeout, "the SMTP greeting")
-        # The queue role makes spool/tmp when it starts; the greeting may
-        # come first.
-        wait_for(lambda: os.path.isdir(os.path.join(self.data, "spool", "tmp")),
-                 timeout, "the queue role's spool directories")
+        # The greeting may come before the queue role has made its
+        # directories and recovered the spool (docs/queue.md): tests look
+        # at both.
+        wait_for(lambda: "event=recover queued=" in
+                 self.read_log_bytes()[self._log_start:].decode("utf-8", "replace"),
+                 timeout, "the queue role's recovery")
 
     def children(self):
         """PIDs of the role processes (direct children of the parent)."""
@@ -204,12 +207,15 @@ class Server:
         self.log.close()
         return rc
 
-    def read_log(self):
+    def read_log_bytes(self):
         try:
             with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
+                return f.read()
         except OSError:
-            return ""
+            return b""
+
+    def read_log(self):
+        return self.read_log_bytes().decode("utf-8", "replace")
 
     def check_log_clean(self):
         m = SANITIZER_RE.search(self.read_log())
