@@ -147,8 +147,11 @@ struct queue_state {
 	struct queue_acct *accts;
 	unsigned naccts;
 	struct queue_acct *batch; /* the accounts in_batch */
-	/* Mailboxes whose strays this process has cleared (every one it
-	 * opened since it started; see queue_account_find). */
+	/* The spool files a dead queue process left with links elsewhere
+	 * (queue_recover), and the mailboxes checked for such links since
+	 * (queue_account_find). */
+	struct store_inode *strays;
+	size_t nstrays;
 	struct strmap cleared;
 	bool trim;    /* an account failed, or too many are open */
 	int spool_fd; /* spool/ directory, for syncfs */
@@ -678,13 +681,15 @@ queue_account_find(const char *mailbox, bool create, const char **error_r)
 	                       error_r);
 	free(domain);
 	/* A queue that died between a link into new/ and its commit left
-	 * the entry behind (never acknowledged): cleared once per mailbox
-	 * after the start, before this process gives its first UID there. */
-	if (r == STORE_OK && !strmap_get(&q.cleared, mailbox, NULL)) {
+	 * the entry behind (never acknowledged), a link to one of the spool
+	 * files recovery found: cleared once per mailbox after the start,
+	 * before this process gives its first UID there. */
+	if (r == STORE_OK && q.nstrays > 0 &&
+	    !strmap_get(&q.cleared, mailbox, NULL)) {
 		unsigned moved = 0;
 
-		r = store_deliver_clear_strays(a->acct, "INBOX", &moved,
-		                               error_r);
+		r = store_deliver_clear_strays(a->acct, "INBOX", q.strays,
+		                               q.nstrays, &moved, error_r);
 		if (r == STORE_OK) {
 			(void)strmap_put(&q.cleared, mailbox, 0, NULL);
 		} else {
@@ -1070,7 +1075,10 @@ queue_client_msg(struct ipc *ipc, const struct ipc_msg *msg, void *arg)
  * ---------------------------------------------------- */
 
 /* Spool files left by a crash were never acknowledged: remove them. A
- * file another queue process (inetd mode) still holds is locked and kept. */
+ * file another queue process (inetd mode) still holds is locked and kept.
+ * One with other links was delivered or queued in the moment before the
+ * crash: it is noted in q.strays, for queue_account_find to clear a link
+ * in new/ whose commit never happened. */
 static void
 queue_recover(void)
 {
@@ -1082,6 +1090,7 @@ queue_recover(void)
 		fatal_errno("opendir spool/tmp");
 	while ((de = readdir(d)) != NULL) {
 		char path[300];
+		struct stat st;
 		int fd;
 
 		if (de->d_name[0] == '.')
@@ -1090,8 +1099,17 @@ queue_recover(void)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+		    unlink(path) == 0) {
 			removed++;
+			if (st.st_nlink > 1) {
+				q.strays = xrealloc(q.strays,
+				                    (q.nstrays + 1) *
+				                            sizeof(*q.strays));
+				q.strays[q.nstrays].dev = st.st_dev;
+				q.strays[q.nstrays++].ino = st.st_ino;
+			}
+		}
 		close(fd);
 	}
 	closedir(d);

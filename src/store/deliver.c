@@ -350,6 +350,7 @@ store_deliver(struct store_account *acct, const char *mailbox,
 
 enum store_result
 store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
+                           const struct store_inode *inodes, size_t ninodes,
                            unsigned *moved_r, const char **error_r)
 {
 	struct store_mbox_row row = {0};
@@ -359,6 +360,8 @@ store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
 	int err;
 
 	*moved_r = 0;
+	if (ninodes == 0)
+		return STORE_OK;
 	if (acct->batch_open)
 		panic("store: strays cleared inside a batch");
 	/* Under the write lock, so that no delivery is between its link and
@@ -377,7 +380,7 @@ store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
 		    ul.uidvalidity == row.uidvalidity && ul.uid_limit > ceiling)
 			ceiling = ul.uid_limit;
 		if (store_maildir_clear_strays(acct, dir, row.uidnext, ceiling,
-		                               moved_r) < 0) {
+		                               inodes, ninodes, moved_r) < 0) {
 			*error_r = store_errorf(acct, "clear new/: %s",
 			                        strerror(errno));
 			r = STORE_TEMPFAIL;

@@ -1036,9 +1036,20 @@ store_maildir_sync(struct store_account *acct, int64_t mbox, const char *dir,
 	return r;
 }
 
+static bool
+inode_listed(const struct stat *st, const struct store_inode *inodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (inodes[i].dev == st->st_dev && inodes[i].ino == st->st_ino)
+			return true;
+	}
+	return false;
+}
+
 int
 store_maildir_clear_strays(struct store_account *acct, const char *dir,
                            uint32_t uidnext, uint32_t uid_ceiling,
+                           const struct store_inode *inodes, size_t ninodes,
                            unsigned *moved_r)
 {
 	struct scan s = {0};
@@ -1053,6 +1064,7 @@ store_maildir_clear_strays(struct store_account *acct, const char *dir,
 	for (size_t i = 0; i < s.nents; i++) {
 		const struct scan_entry *e = &s.ents[i];
 		char from[STORE_PATH_MAX], to[STORE_PATH_MAX];
+		struct stat st;
 
 		/* No row can have a UID at or above UIDNEXT. */
 		if (!e->fn.has_uid || e->fn.uid < uidnext ||
@@ -1064,6 +1076,10 @@ store_maildir_clear_strays(struct store_account *acct, const char *dir,
 			rc = -1;
 			break;
 		}
+		if (fstatat(acct->root_fd, from, &st, AT_SYMLINK_NOFOLLOW) <
+		            0 ||
+		    !inode_listed(&st, inodes, ninodes))
+			continue;
 		if (renameat(acct->root_fd, from, acct->root_fd, to) < 0) {
 			if (errno == ENOENT)
 				continue;

@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct store;
@@ -511,20 +512,30 @@ void store_batch_rollback(struct store_account *acct);
  */
 enum store_result store_delivery_undo(struct store_delivery *delivery,
                                       const char **error_r);
+/* A file by its identity (stat's st_dev and st_ino). */
+struct store_inode {
+	dev_t dev;
+	ino_t ino;
+};
+
 /*
  * Moves to tmp/ (removed there with other debris) the entries of
  * `mailbox`'s new/ that a delivery linked before its process died without
  * committing them: postern names whose U= is at or above UIDNEXT and below
- * the UID reservation. None was acknowledged (the commit comes before the
+ * the UID reservation, and that are one of the `ninodes` files in
+ * `inodes` (the spool files the dead process left, each of which such an
+ * entry is a link to). None was acknowledged (the commit comes before the
  * flush and the 250) and each sender will send its message again: kept,
  * the message would be delivered twice, and until a scan adopted it its
- * U= would be given again to the next delivery. The delivering process
- * calls this once after it starts, outside a batch, before its first
+ * U= would be given again to the next delivery. A file that is not one of
+ * `inodes` (restored from a backup, say) is left to the scan. The
+ * delivering process calls this outside a batch, before its first
  * delivery to the mailbox; *moved_r gets how many were moved. NOTFOUND
  * for a missing mailbox, TEMPFAIL.
  */
 enum store_result
 store_deliver_clear_strays(struct store_account *acct, const char *mailbox,
+                           const struct store_inode *inodes, size_t ninodes,
                            unsigned *moved_r, const char **error_r)
         __attribute__((warn_unused_result));
 /* The UID given to the message. */

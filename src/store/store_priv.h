@@ -437,10 +437,12 @@ enum store_result store_maildir_sync(struct store_account *acct, int64_t mbox,
 bool store_maildir_new_has_unknown(struct store_account *acct, int64_t mbox,
                                    const char *dir);
 /* Moves to tmp/ the files in <dir>/new whose U= is at or above `uidnext`
- * and below `uid_ceiling` (store_deliver_clear_strays, under the write
- * lock); *moved_r counts them. 0, or -1 with errno set. */
+ * and below `uid_ceiling` and that are one of `inodes`
+ * (store_deliver_clear_strays, under the write lock); *moved_r counts
+ * them. 0, or -1 with errno set. */
 int store_maildir_clear_strays(struct store_account *acct, const char *dir,
                                uint32_t uidnext, uint32_t uid_ceiling,
+                               const struct store_inode *inodes, size_t ninodes,
                                unsigned *moved_r);
 /* mtime of <dir>/cur in nanoseconds, or -1. */
 int64_t store_maildir_cur_mtime(struct store_account *acct, const char *dir);

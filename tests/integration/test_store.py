@@ -331,9 +331,11 @@ def test_flush_mode_follows_the_file_system(server):
 
 def test_entry_left_by_a_delivery_that_died_before_its_commit(make_server):
     """A queue killed between its link into new/ and the index commit
-    leaves a postern-made entry carrying the next UID and no row. It was
-    never acknowledged and its sender sends it again: the restarted queue
-    moves it to tmp/ before it gives that UID to the next message."""
+    leaves a postern-made entry carrying the next UID and no row, a link
+    to the spool file it also leaves. It was never acknowledged and its
+    sender sends it again: the restarted queue moves it to tmp/ before it
+    gives that UID to the next message. A file of the same shape that is
+    no spool file's (restored from a backup) stays."""
     s = make_server()
     addr = "demo@example.test"
     s.add_user(addr)
@@ -342,17 +344,28 @@ def test_entry_left_by_a_delivery_that_died_before_its_commit(make_server):
     s.wait_messages(addr, 1)
     s.stop()
     (uid, base), = s.index_rows(addr)
+    new = os.path.join(s.maildir(addr), "new")
+
+    def postern_name(unique, body, u):
+        return "%s,S=%d,W=%d,U=%d" % (unique, len(body),
+                                      len(body) + body.count(b"\n"), u)
     body = b"Return-Path: <a@example.org>\nSubject: stray\n\nnever acknowledged\n"
-    stray = "1000000000.M1P1Q1.stray,S=%d,W=%d,U=%d" % (
-        len(body), len(body) + body.count(b"\n"), uid + 1)
-    with open(os.path.join(s.maildir(addr), "new", stray), "wb") as f:
+    spool = os.path.join(s.data, "spool", "tmp", "0123456789ABCDEF")
+    with open(spool, "wb") as f:
         f.write(body)
+    stray = postern_name("1000000000.M1P1Q1.stray", body, uid + 1)
+    os.link(spool, os.path.join(new, stray))
+    kept_body = b"Subject: restored\n\nfrom a backup\n"
+    restored = postern_name("1000000000.M1P1Q2.backup", kept_body, uid + 2)
+    with open(os.path.join(new, restored), "wb") as f:
+        f.write(kept_body)
     s.start()
     send(s, addr, "second")
-    msgs = s.wait_messages(addr, 2)
-    assert not any(b"Subject: stray" in m for m in msgs)
+    s.wait_messages(addr, 3)
     assert os.listdir(os.path.join(s.maildir(addr), "tmp")) == [stray]
+    assert restored in os.listdir(new)
     assert "event=stray-delivery file=%s" % stray in s.read_log()
+    assert not os.path.exists(spool)
     rows = s.index_rows(addr)
     assert [r[0] for r in rows] == [uid, uid + 1]
     second = [n for _, n in inbox_files(s, addr) if ",U=%d" % (uid + 1) in n]

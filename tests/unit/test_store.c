@@ -756,30 +756,59 @@ test_torn_entry(void **state)
 	store_account_close(&acct);
 }
 
+/* Links `name` in new/ to the file `spool` (as a delivery links the
+ * spool file); returns that file's identity. */
+static struct store_inode
+link_stray(struct t *t, const char *spool, const char *name)
+{
+	char path[600];
+	struct stat st;
+	struct store_inode ino;
+
+	snprintf(path, sizeof(path), "%s/new/%s", t->inbox, name);
+	assert_int_equal(link(spool, path), 0);
+	assert_int_equal(stat(spool, &st), 0);
+	ino.dev = st.st_dev;
+	ino.ino = st.st_ino;
+	return ino;
+}
+
 /* What a queue killed between its link into new/ and its commit leaves:
- * postern names carrying UIDs from UIDNEXT on, no rows. Cleared, they go
- * to tmp/; a U= below UIDNEXT (a message's own) or at the reservation's
- * limit and above (never given here) stays, and the next delivery gets
- * UIDNEXT. */
+ * postern names carrying UIDs from UIDNEXT on, no rows, each a link to a
+ * spool file the dead queue left. Those go to tmp/. A U= below UIDNEXT
+ * (a message's own), at the reservation's limit and above (never given
+ * here), or on a file that is not one of the spool files (restored from a
+ * backup) stays for the scan; and the next delivery gets UIDNEXT. */
 static void
 test_clear_strays(void **state)
 {
 	struct t *t = *state;
 	struct store_account *acct = open_acct(t);
 	struct store_mailbox *mbox;
+	struct store_inode inos[2];
 	struct metas ms;
 	const char *err = NULL;
 	unsigned moved = 99;
-	char path[600];
+	char spool1[320], spool2[320], path[600];
 
 	deliver_one(t, acct, msgs[0]);
-	drop_foreign(t, "1700000000.M1P1Q1.h,S=6,W=7,U=2", "stray\n");
-	drop_foreign(t, "1700000000.M1P1Q2.h,S=6,W=7,U=7", "stray\n");
-	drop_foreign(t, "1700000000.M1P1Q3.h,S=6,W=7,U=5000", "other\n");
-	drop_foreign(t, "1700000000.M1P1Q4.h,S=6,W=7,U=1", "other\n");
-	assert_int_equal(
-	        store_deliver_clear_strays(acct, "INBOX", &moved, &err),
-	        STORE_OK);
+	snprintf(spool1, sizeof(spool1), "%s/spool-a", t->inbox);
+	snprintf(spool2, sizeof(spool2), "%s/spool-b", t->inbox);
+	drop_foreign(t, "../spool-a", "stray\n");
+	drop_foreign(t, "../spool-b", "stray\n");
+	inos[0] = link_stray(t, spool1, "1700000000.M1P1Q1.h,S=6,W=7,U=2");
+	inos[1] = link_stray(t, spool2, "1700000000.M1P1Q2.h,S=6,W=7,U=7");
+	link_stray(t, spool1, "1700000000.M1P1Q3.h,S=6,W=7,U=5000");
+	link_stray(t, spool2, "1700000000.M1P1Q4.h,S=6,W=7,U=1");
+	drop_foreign(t, "1700000000.M1P1Q5.h,S=9,W=10,U=3", "restored\n");
+	/* Without spool files nothing is looked at. */
+	assert_int_equal(store_deliver_clear_strays(acct, "INBOX", inos, 0,
+	                                            &moved, &err),
+	                 STORE_OK);
+	assert_int_equal(moved, 0);
+	assert_int_equal(store_deliver_clear_strays(acct, "INBOX", inos, 2,
+	                                            &moved, &err),
+	                 STORE_OK);
 	assert_int_equal(moved, 2);
 	assert_true(find_file(t->inbox, "tmp", "Q1.h,S=6,W=7,U=2", path,
 	                      sizeof(path)));
@@ -789,24 +818,24 @@ test_clear_strays(void **state)
 	                      sizeof(path)));
 	assert_true(find_file(t->inbox, "new", "Q4.h,S=6,W=7,U=1", path,
 	                      sizeof(path)));
+	assert_true(find_file(t->inbox, "new", "Q5.h,S=9,W=10,U=3", path,
+	                      sizeof(path)));
 	assert_int_equal(deliver_one(t, acct, msgs[1]), 2);
 	/* Nothing left to clear; a missing mailbox is NOTFOUND. */
-	assert_int_equal(
-	        store_deliver_clear_strays(acct, "INBOX", &moved, &err),
-	        STORE_OK);
+	assert_int_equal(store_deliver_clear_strays(acct, "INBOX", inos, 2,
+	                                            &moved, &err),
+	                 STORE_OK);
 	assert_int_equal(moved, 0);
-	assert_int_equal(
-	        store_deliver_clear_strays(acct, "Nowhere", &moved, &err),
-	        STORE_NOTFOUND);
-	/* The two left behind are another tool's to the scan: adopted with
-	 * fresh UIDs. */
+	assert_int_equal(store_deliver_clear_strays(acct, "Nowhere", inos, 2,
+	                                            &moved, &err),
+	                 STORE_NOTFOUND);
+	/* The three left behind are the scan's: U=3 is still free and kept,
+	 * the others get fresh UIDs. */
 	mbox = open_mbox(acct, "INBOX");
 	fetch_all(mbox, &ms);
-	assert_int_equal(ms.n, 4);
-	assert_int_equal(ms.m[0].uid, 1);
-	assert_int_equal(ms.m[1].uid, 2);
-	assert_int_equal(ms.m[2].uid, 3);
-	assert_int_equal(ms.m[3].uid, 4);
+	assert_int_equal(ms.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(ms.m[i].uid, i + 1);
 	store_mailbox_close(&mbox);
 	store_account_close(&acct);
 }
