@@ -69,8 +69,13 @@ store_local_new(const char *base_dir)
 	struct store *store = xmalloc(sizeof(*store));
 	char host[256];
 	size_t n = 0;
+	int fd;
 
 	store->base_dir = xstrdup(base_dir);
+	fd = open(base_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	store->syncfs_trails = fd < 0 || fileio_syncfs_trails(fd);
+	if (fd >= 0)
+		close(fd);
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -430,9 +435,7 @@ store_account_usage(struct store_account *acct, uint64_t *bytes_r,
 enum store_result
 store_account_sync(struct store_account *acct, const char **error_r)
 {
-	/* Probed on each call: a handful of system calls beside a flush. */
-	if (fileio_syncfs(acct->root_fd, fileio_syncfs_trails(acct->root_fd)) <
-	    0) {
+	if (fileio_syncfs(acct->root_fd, acct->store->syncfs_trails) < 0) {
 		*error_r = store_errorf(acct, "flush: %s", strerror(errno));
 		return STORE_TEMPFAIL;
 	}

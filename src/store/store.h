@@ -103,7 +103,9 @@ const char *store_result_str(enum store_result r);
  * The local back end: accounts live under <base_dir>/mail/<domain>/<local>/
  * (base_dir is "." for a role chrooted in the data directory). Borrows
  * nothing. Returns an owned store, freed with store_free() after every
- * account is closed.
+ * account is closed. Whether store_account_sync needs a device flush after
+ * its syncfs (fileio_syncfs_trails) is decided here, once: in a chroot
+ * without /proc and /sys it cannot tell and flushes twice on ext4.
  */
 struct store *store_local_new(const char *base_dir);
 void store_free(struct store **storep);

@@ -141,8 +141,9 @@ uint64_t store_crlf_size(const char *msg, size_t len);
 
 struct store {
 	char *base_dir;
-	char host[64];    /* sanitised host name for unique file names */
-	char errbuf[256]; /* why the last store_account_open() failed */
+	char host[64];      /* sanitised host name for unique file names */
+	char errbuf[256];   /* why the last store_account_open() failed */
+	bool syncfs_trails; /* fileio_syncfs_trails of base_dir */
 };
 
 enum store_index_stmt_id {
