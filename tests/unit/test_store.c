@@ -55,6 +55,10 @@ test_deliver_reopen_list(void **state)
 	/* The name carries what a rebuild needs. */
 	assert_true(find_file(t->inbox, "new", ",U=2", name, sizeof(name)));
 	assert_non_null(strstr(name, ",S=51,W=56,"));
+	/* The flush an APPEND makes before its OK. */
+	error = NULL;
+	assert_int_equal(store_account_sync(acct, &error), STORE_OK);
+	assert_null(error);
 	store_account_close(&acct);
 
 	acct = open_acct(t);
