@@ -292,6 +292,15 @@ class Dialogue:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
 
+    @classmethod
+    def greeted(cls, port, helo="raw.example", **kw):
+        """A dialogue past the greeting and EHLO `helo` (`kw`: the
+        constructor's)."""
+        d = cls(port, **kw)
+        d.reply()
+        assert d.cmd("EHLO " + helo)[0] == 250
+        return d
+
     def send(self, data):
         if isinstance(data, str):
             data = data.encode()

@@ -60,18 +60,14 @@ def test_plus_addressing_and_catch_all(make_server):
     assert b"Delivered-To:" not in msg.split(b"\n\n")[0]
     send(s, ["anything@other.test"])
     assert len(s.wait_messages("carol@example.test", 1)) == 1
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO t.example")
+    d = Dialogue.greeted(s.ports["smtp"], "t.example")
     d.cmd("MAIL FROM:<x@example.org>")
     assert d.cmd("RCPT TO:<nobody@example.test>")[1][0].startswith("550 5.1.1")
 
 
 def test_alias_loop_refused_at_rcpt(make_server):
     s = aliased_server(make_server)
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO t.example")
+    d = Dialogue.greeted(s.ports["smtp"], "t.example")
     d.cmd("MAIL FROM:<x@example.org>")
     code, lines = d.cmd("RCPT TO:<loop1@example.test>")
     assert code == 550 and "5.4.6" in lines[0]
@@ -79,9 +75,7 @@ def test_alias_loop_refused_at_rcpt(make_server):
 
 def test_message_seen_through_the_alias_before_is_a_loop(make_server):
     s = aliased_server(make_server)
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO t.example")
+    d = Dialogue.greeted(s.ports["smtp"], "t.example")
     d.cmd("MAIL FROM:<x@example.org>")
     assert d.cmd("RCPT TO:<sales@example.test>")[0] == 250
     assert d.cmd("DATA")[0] == 354
@@ -126,18 +120,14 @@ def test_postmaster_always_reaches_someone(make_server):
     send(s, ["postmaster@example.test"])
     # No alias or account of that name: the domain's first account.
     assert len(s.wait_messages("alice@example.test", 1)) == 1
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO t.example")
+    d = Dialogue.greeted(s.ports["smtp"], "t.example")
     d.cmd("MAIL FROM:<x@example.org>")
     assert d.cmd("RCPT TO:<Postmaster>")[0] == 250
 
 
 def test_vrfy_and_expn_for_trusted_clients(make_server):
     s = aliased_server(make_server, "relay_network 127.0.0.0/8\n")
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO t.example")
+    d = Dialogue.greeted(s.ports["smtp"], "t.example")
     code, lines = d.cmd("VRFY alice")
     assert code == 250 and "<alice@example.test>" in lines[0]
     assert d.cmd("VRFY nobody")[0] == 550
@@ -190,9 +180,7 @@ def test_huge_expansions_are_bounded_per_transaction(make_server):
     s.add_user("demo@example.test")
     s.add_user("late@example.test")
     s.start()
-    d = Dialogue(s.ports["smtp"], timeout=60)
-    d.reply()
-    d.cmd("EHLO big.example")
+    d = Dialogue.greeted(s.ports["smtp"], "big.example", timeout=60)
     d.cmd("MAIL FROM:<a@example.org>")
     codes = [d.cmd("RCPT TO:<list%02d@example.test>" % a)[0] for a in range(20)]
     # Each list adds ~50 KB to the commit: the first ones fit, the rest

@@ -97,9 +97,7 @@ def test_killed_roles_are_restarted(server):
 
 
 def test_sigterm_lets_a_transaction_finish(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
     assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
     server.proc.send_signal(signal.SIGTERM)
@@ -119,9 +117,7 @@ def test_kill_after_each_250_loses_nothing(make_server):
     acked = []
     for i in range(12):
         s.start()
-        d = Dialogue(s.ports["smtp"])
-        d.reply()
-        d.cmd("EHLO crash.example")
+        d = Dialogue.greeted(s.ports["smtp"], "crash.example")
         d.cmd("MAIL FROM:<a@example.org>")
         d.cmd("RCPT TO:<demo@example.test>")
         assert d.cmd("DATA")[0] == 354
@@ -143,9 +139,7 @@ def test_kill_after_each_250_loses_nothing(make_server):
 
 
 def test_queue_restart_during_data_answers_451(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     d.cmd("MAIL FROM:<a@example.org>")
     d.cmd("RCPT TO:<demo@example.test>")
     assert d.cmd("DATA")[0] == 354
@@ -179,9 +173,7 @@ def test_sighup_picks_up_a_renewed_certificate(server):
     """A renewed certificate is served after SIGHUP, while a session that
     was open at the reload finishes normally."""
     old = cert_of(server.ports["submissions"])
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO before.example")
+    d = Dialogue.greeted(server.ports["smtp"], "before.example")
     d.cmd("MAIL FROM:<a@example.org>")
     d.cmd("RCPT TO:<demo@example.test>")
     tls = os.path.join(server.data, "tls")

@@ -30,10 +30,7 @@ def index_uids(server):
 
 
 def session(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO faults.example")
-    return d
+    return Dialogue.greeted(server.ports["smtp"], "faults.example")
 
 
 def test_failed_flush_is_answered_451_and_undone(make_server):

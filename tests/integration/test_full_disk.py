@@ -51,10 +51,8 @@ def unfill(made):
 
 def transaction(server, subject, rcpt="demo@example.test", size=1500):
     """One message over a raw dialogue: the final reply's code and text."""
-    d = Dialogue(server.ports["smtp"])
+    d = Dialogue.greeted(server.ports["smtp"], "full.example")
     try:
-        d.reply()
-        d.cmd("EHLO full.example")
         assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
         code, lines = d.cmd("RCPT TO:<%s>" % rcpt)
         if code != 250:

@@ -7,9 +7,7 @@ from conftest import Dialogue
 
 
 def session(server):
-    d = Dialogue(server.ports["smtp"], timeout=30)
-    d.reply()
-    d.cmd("EHLO limits.example")
+    d = Dialogue.greeted(server.ports["smtp"], "limits.example", timeout=30)
     return d
 
 

@@ -34,9 +34,7 @@ def split_trace(msg):
 
 def after_rcpt(server):
     """A raw dialogue with one transaction up to an accepted RCPT."""
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     d.cmd("MAIL FROM:<a@example.org>")
     assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
     return d
@@ -92,9 +90,7 @@ def test_raw_dot_stuffing_round_trip(server):
 
 
 def test_unknown_user_refused_at_rcpt(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     assert d.cmd("MAIL FROM:<a@example.org>")[0] == 250
     code, lines = d.cmd("RCPT TO:<nobody-here@example.test>")
     assert code == 550 and lines[0].startswith("550 5.1.1 ")
@@ -119,9 +115,7 @@ def test_several_local_recipients_get_one_copy_each(make_server):
 
 
 def test_relay_to_remote_domain_refused(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     d.cmd("MAIL FROM:<a@example.org>")
     code, lines = d.cmd("RCPT TO:<someone@elsewhere.example>")
     assert code == 554 and "5.7.1" in lines[0]
@@ -172,9 +166,7 @@ def test_bare_lf_in_data_is_refused(server):
 
 
 def test_pipelined_transaction_in_one_write(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     d.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\n"
            b"RCPT TO:<ghost@example.test>\r\nDATA\r\n")
     assert d.reply()[0] == 250
@@ -271,9 +263,7 @@ def test_queue_restart_between_rcpt_and_data(server):
 def stopped_queue_after_rcpt(server):
     """A dialogue up to an accepted RCPT whose spool file cannot have come
     yet: the queue role is stopped before the RCPT asks for it."""
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     d.cmd("MAIL FROM:<a@example.org>")
     queue = server.role_pids("queue")[0]
     os.kill(queue, signal.SIGSTOP)
@@ -369,9 +359,7 @@ def test_inetd_mode_through_a_pipe(make_server):
 
 
 def test_pipelining_past_data_is_refused(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     # Message text sent with DATA, before the 354: not SMTP.
     d.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@example.test>\r\n"
            b"DATA\r\nSubject: eager\r\n\r\nbody\r\n.\r\n")
@@ -423,9 +411,7 @@ def test_early_talker_is_refused(make_server):
 
 
 def test_help_verb_vrfy_expn_defaults(server):
-    d = Dialogue(server.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO raw.example")
+    d = Dialogue.greeted(server.ports["smtp"], "raw.example")
     code, lines = d.cmd("HELP")
     assert code == 214 and len(lines) > 1
     code, lines = d.cmd("HELP mail")
@@ -441,9 +427,7 @@ def test_too_many_recipients(make_server):
     s = make_server(extra_config="smtp_max_recipients 3\nsmtp_max_errors 5\n")
     s.add_user("demo@example.test")
     s.start()
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO flood.example")
+    d = Dialogue.greeted(s.ports["smtp"], "flood.example")
     d.cmd("MAIL FROM:<a@example.org>")
     for _ in range(3):
         assert d.cmd("RCPT TO:<demo@example.test>")[0] == 250
@@ -458,9 +442,7 @@ def test_too_many_recipients(make_server):
 
 
 def test_ten_thousand_recipients_in_one_write(server):
-    d = Dialogue(server.ports["smtp"], timeout=30)
-    d.reply()
-    d.cmd("EHLO flood.example")
+    d = Dialogue.greeted(server.ports["smtp"], "flood.example", timeout=30)
     d.cmd("MAIL FROM:<a@example.org>")
     d.send(b"RCPT TO:<demo@example.test>\r\n" * 10000)
     codes = []

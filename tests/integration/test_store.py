@@ -108,9 +108,7 @@ def test_quota(make_server):
             assert code == 552 and b"5.2.2" in text
     # Without SIZE the same message is refused at the end of DATA.
     from conftest import Dialogue
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO q.example")
+    d = Dialogue.greeted(s.ports["smtp"], "q.example")
     d.cmd("MAIL FROM:<a@example.org>")
     assert d.cmd("RCPT TO:<small@example.test>")[0] == 250
     assert d.cmd("DATA")[0] == 354
@@ -223,9 +221,7 @@ def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_s
     send(s, "other@example.test", "first", "o")
     s.wait_messages("other@example.test", 1)
     from conftest import Dialogue
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO q.example")
+    d = Dialogue.greeted(s.ports["smtp"], "q.example")
     # No SIZE: the quota check at RCPT passes, the end of DATA does not.
     d.cmd("MAIL FROM:<a@example.org>")
     assert d.cmd("RCPT TO:<other@example.test>")[0] == 250
@@ -252,9 +248,7 @@ def test_quota_refusal_at_end_of_data_undoes_the_others_and_locks_nothing(make_s
 def test_full_mailbox_refused_at_rcpt_for_that_recipient_only(make_server):
     s = nearly_full_server(make_server)
     from conftest import Dialogue
-    d = Dialogue(s.ports["smtp"])
-    d.reply()
-    d.cmd("EHLO q.example")
+    d = Dialogue.greeted(s.ports["smtp"], "q.example")
     # The declared size cannot fit in what is left of the quota.
     d.cmd("MAIL FROM:<a@example.org> SIZE=1500")
     assert d.cmd("RCPT TO:<other@example.test>")[0] == 250
